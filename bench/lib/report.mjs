@@ -1,0 +1,234 @@
+// Turns a run's raw results into the Markdown report: first the targets of
+// issue 7 with PASS/MISS, then one section per scenario with every figure the
+// verdicts rest on, so a reader can check each verdict against its numbers.
+// Ratios compare servers measured in the same round; a verdict on a ratio
+// uses the mean over rounds and the report shows the range beside it.
+import { labelOf, SERVERS } from './servers.mjs';
+
+export const TARGETS = {
+  ratioToRaw: 0.5,
+  vsFileStore: 20,
+  vsMemoryStore: 4,
+  p99Ms: 10,
+  creationVsFileStore: 3,
+  sweepThroughput: 0.7,
+  sweepRssGrowthMb: 30,
+  rssMb: 100,
+  signInP99Ms: 20,
+};
+
+const verdict = (ok) => (ok ? '**PASS**' : '**MISS**');
+const int = (n) => Math.round(n).toLocaleString('en-US');
+const ms = (n) => n.toFixed(2);
+const x = (n) => `${n.toFixed(2)}×`;
+const mb = (n) => `${n.toFixed(1)} MB`;
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+const range = (values) => (values.length > 1 ? ` (${x(Math.min(...values))}–${x(Math.max(...values))})` : '');
+
+export function buildReport(meta, results) {
+  const summary = [];
+  const sections = [];
+  for (const [name, section] of [
+    ['me', meSection],
+    ['touch', touchSection],
+    ['create', createSection],
+    ['sweep', sweepSection],
+    ['sign-in', signInSection],
+  ]) {
+    const result = results[name];
+    if (result === undefined) continue;
+    if (result.error) {
+      sections.push(`## ${name}\n\nThis scenario failed: \`${result.error}\`\n`);
+      summary.push([name, 'scenario failed', result.error.split('\n')[0], '**MISS**']);
+      continue;
+    }
+    const { rows, text } = section(result);
+    summary.push(...rows);
+    sections.push(text);
+  }
+  return [
+    `# Cloakroom benchmark — ${meta.date}`,
+    '',
+    machineTable(meta),
+    '',
+    '## Targets (issue 7)',
+    '',
+    '| # | target | measured | result |',
+    '| --- | --- | --- | --- |',
+    ...summary.map(([id, target, measured, result]) => `| ${id} | ${target} | ${measured} | ${result} |`),
+    '',
+    ...sections,
+  ].join('\n');
+}
+
+function machineTable(meta) {
+  const lines = [
+    '| | |',
+    '| --- | --- |',
+    `| date | ${meta.date} |`,
+    `| machine | ${meta.nproc} cores (${meta.cpuModel}), ${meta.memoryGb.toFixed(1)} GB memory, Linux ${meta.kernel} |`,
+    `| Node | ${meta.node} |`,
+    `| Cloakroom | commit ${meta.commit} |`,
+    `| peers | express ${meta.versions.express}, express-session ${meta.versions['express-session']}, session-file-store ${meta.versions['session-file-store']} |`,
+    `| load generator | ${meta.loadGenerator} |`,
+    `| pinning | ${meta.pinning} |`,
+    `| load | ${meta.connections} connections; ${meta.seconds} s per measurement after ${meta.warmup} s of warm-up; ${meta.rounds} round(s), servers fresh per round and interleaved |`,
+    `| Cloakroom settings | LOG=silent, fresh temp SESSIONS_DIR and USERS_FILE per start, SCRYPT_COST=1024 except in the sign-in scenario (default cost) |`,
+  ];
+  return lines.join('\n');
+}
+
+/** Groups rows by round and returns {round: {key: row}} for one filter. */
+function byRound(rows, filter = () => true) {
+  const rounds = {};
+  for (const row of rows.filter(filter)) (rounds[row.round] ??= {})[row.key] = row;
+  return Object.values(rounds);
+}
+
+function loadTable(rows, { withRss = false, withFiles = false } = {}) {
+  const header = ['round', 'server', 'req/s', 'p99 ms', 'non-2xx', 'socket errors', '× raw node:http'];
+  if (withRss) header.push('RSS peak / end');
+  if (withFiles) header.push('session files created');
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => ' --- |').join('')}`];
+  for (const round of byRound(rows)) {
+    const raw = round['raw-http'].load.rps;
+    for (const { key } of SERVERS) {
+      const row = round[key];
+      if (!row) continue;
+      const cells = [row.round, labelOf(key), int(row.load.rps), ms(row.load.p99Ms), row.load.non2xx, row.load.socketErrors, x(row.load.rps / raw)];
+      if (withRss) cells.push(`${mb(row.rss.peakMb)} / ${mb(row.rss.lastMb)}`);
+      if (withFiles) cells.push(row.filesCreated === null ? '–' : `${int(row.filesCreated)} (for ${int(row.load.requests)} answers)`);
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Per-round ratios of Cloakroom to another server. */
+function ratios(rounds, key) {
+  return rounds.map((round) => round.cloakroom.load.rps / round[key].load.rps);
+}
+
+function meSection(rows) {
+  const summary = [];
+  const text = ['## 1. Signed-in GET /api/me', ''];
+  text.push('One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each).', '');
+  for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
+    const subset = rows.filter((r) => r.sessions === sessions);
+    const rounds = byRound(subset);
+    const toRaw = ratios(rounds, 'raw-http');
+    const vsFile = ratios(rounds, 'express-file');
+    const vsMemory = ratios(rounds, 'express-memory');
+    const cloak = rounds.map((r) => r.cloakroom);
+    const worstP99 = Math.max(...cloak.map((r) => r.load.p99Ms));
+    const bad = cloak.reduce((sum, r) => sum + r.load.non2xx + r.load.socketErrors, 0);
+    const tag = sessions === 1 ? '1 session' : `${sessions} sessions`;
+    summary.push(
+      [`1 (${tag})`, `/api/me ≥ ${x(TARGETS.ratioToRaw)} raw node:http`, `${x(mean(toRaw))}${range(toRaw)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`, verdict(mean(toRaw) >= TARGETS.ratioToRaw)],
+      [`1 (${tag})`, `≥ ${x(TARGETS.vsFileStore)} express-session + session-file-store`, `${x(mean(vsFile))}${range(vsFile)}`, verdict(mean(vsFile) >= TARGETS.vsFileStore)],
+      [`1 (${tag})`, `≥ ${x(TARGETS.vsMemoryStore)} express-session + MemoryStore`, `${x(mean(vsMemory))}${range(vsMemory)}`, verdict(mean(vsMemory) >= TARGETS.vsMemoryStore)],
+      [`1 (${tag})`, `p99 ≤ ${TARGETS.p99Ms} ms`, `${ms(worstP99)} ms (worst round)`, verdict(worstP99 <= TARGETS.p99Ms)],
+      [`1 (${tag})`, 'zero non-2xx (and no socket errors)', String(bad), verdict(bad === 0)],
+    );
+    if (sessions > 1) {
+      const endRss = Math.max(...cloak.map((r) => r.rss.lastMb));
+      const peakRss = Math.max(...cloak.map((r) => r.rss.peakMb));
+      summary.push(['5', `RSS ≤ ${TARGETS.rssMb} MB under the ${sessions}-session load`, `${mb(endRss)} at the end, ${mb(peakRss)} peak`, verdict(peakRss <= TARGETS.rssMb)]);
+    }
+    text.push(`### ${tag}`, '', loadTable(subset, { withRss: true }), '');
+    text.push(`Cloakroom, mean over rounds: ${x(mean(toRaw))} raw node:http, ${x(mean(vsFile))} express-session + session-file-store, ${x(mean(vsMemory))} express-session + MemoryStore.`, '');
+  }
+  text.push('non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.', '');
+  return { rows: summary, text: text.join('\n') };
+}
+
+function touchSection(rows) {
+  const summary = [];
+  const text = ['## 2. Sliding expiry: file rewrites under load on one session', ''];
+  text.push('Method: fs.watch (inotify) on the sessions directory counts `rename` events for the session\'s file name (an atomic write renames a temp file onto it); `change` events for that name would be in-place writes. Independently, the file\'s inode is sampled every 5 ms (each atomic rewrite gives the name a new inode). Allowed by SPEC.md: ceil(load seconds / touch interval) + 1, touch interval = min(idle / 10, 60 s).', '');
+  text.push('| SESSION_IDLE_TIMEOUT | touch interval | load | requests (non-2xx) | renames (fs.watch) | inode changes | in-place writes | allowed | lastSeenAt slid by | result |');
+  text.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const rewrites = Math.max(r.renames, r.inodeChanges);
+    const mustSlide = r.interval < r.seconds;
+    const ok = rewrites <= r.allowed && r.changes === 0 && r.non2xx === 0 && (!mustSlide || r.slidBySeconds > 0);
+    text.push(`| ${r.idle} s | ${r.interval} s | ${r.seconds.toFixed(1)} s | ${int(r.requests)} (${r.non2xx}) | ${r.renames} | ${r.inodeChanges} | ${r.changes} | ${r.allowed} | ${r.slidBySeconds.toFixed(1)} s | ${verdict(ok)} |`);
+    summary.push(['2', `idle ${r.idle} s: ≤ ${r.allowed} rewrites in ${r.seconds.toFixed(0)} s${mustSlide ? ', and expiry slides' : ''}`, `${rewrites} rewrite(s), lastSeenAt +${r.slidBySeconds.toFixed(1)} s`, verdict(ok)]);
+  }
+  text.push('', 'A verdict also needs zero in-place writes, zero non-2xx and, when the interval is shorter than the load, a lastSeenAt that moved.', '');
+  return { rows: summary, text: text.join('\n') };
+}
+
+function createSection(rows) {
+  const rounds = byRound(rows);
+  const vsFile = ratios(rounds, 'express-file');
+  const vsMemory = ratios(rounds, 'express-memory');
+  const cloak = rounds.map((r) => r.cloakroom);
+  const bad = cloak.reduce((sum, r) => sum + r.load.non2xx + r.load.socketErrors, 0);
+  const text = ['## 3. Session creation: guest POST /api/cart with no cookie', ''];
+  text.push('Every request creates a session (a file, except for MemoryStore; raw node:http stores nothing and is the ceiling).', '');
+  text.push(loadTable(rows, { withFiles: true }), '');
+  text.push(`Cloakroom, mean over rounds: ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Non-2xx + socket errors for Cloakroom: ${bad}.`, '');
+  return {
+    rows: [['3', `session creation ≥ ${x(TARGETS.creationVsFileStore)} express-session + session-file-store`, `${x(mean(vsFile))}${range(vsFile)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`, verdict(mean(vsFile) >= TARGETS.creationVsFileStore && bad === 0)]],
+    text: text.join('\n'),
+  };
+}
+
+function sweepSection(r) {
+  const ratio = r.during ? r.during.rps / r.after.rps : null;
+  const growth = r.peakDuringMb - r.rssAtStartMb;
+  const controlGrowth = r.control.peakMb - r.control.rssAtStartMb;
+  const liveOk = r.checks.live.every((s) => s === 200);
+  const expiredOk = r.checks.expired.every((s) => s === 401);
+  const text = ['## 4. Sweeper: 100 000 session files, half expired', ''];
+  text.push(
+    '| | |',
+    '| --- | --- |',
+    `| files | ${int(r.total)} (${int(r.expired)} expired by idle time, mtimes in the past; ${int(r.live)} live), written in ${r.writeSeconds.toFixed(1)} s |`,
+    `| start-up (spawn → listening) | ${int(r.startMs)} ms (empty directory: ${int(r.control.startMs)} ms) |`,
+    `| expired files left at the first poll after listening | ${int(r.expiredAtListen ?? 0)} |`,
+    `| sweep duration (listening → no expired file left; polled every ${r.pollIntervalMs} ms) | ${r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s` : 'did not finish'} |`,
+    `| /api/me during the sweep (${r.duringSource}) | ${r.during ? `${int(r.during.rps)} req/s, p99 ${ms(r.during.p99Ms)} ms, non-2xx ${r.during.non2xx}` : 'not measured'} |`,
+    `| /api/me after the sweep (same server, same load) | ${int(r.after.rps)} req/s, p99 ${ms(r.after.p99Ms)} ms, non-2xx ${r.after.non2xx} |`,
+    `| /api/me on a fresh server with an empty directory (control) | ${int(r.control.rps)} req/s, p99 ${ms(r.control.p99Ms)} ms |`,
+    `| RSS at listening → peak during the sweep | ${mb(r.rssAtStartMb)} → ${mb(r.peakDuringMb)} (+${mb(growth)}); after: ${mb(r.rssAfterMb)} |`,
+    `| RSS growth of the control under the same load | ${mb(r.control.rssAtStartMb)} → ${mb(r.control.peakMb)} (+${mb(controlGrowth)}) |`,
+    `| after the sweep | ${int(r.jsonFilesLeft)} session files left (${int(r.live)} live + the bench's own sign-ins), ${r.tempFilesLeft} temp files |`,
+    `| surviving sessions (GET /api/session) | live IDs → ${r.checks.live.join(', ')} (want 200); expired IDs → ${r.checks.expired.join(', ')} (want 401) |`,
+    '',
+  );
+  text.push('The load runs in 1 s wrk slices so that "during" covers only the sweep; the first slice (a cold process) is left out of "during" when there are two or more. RSS growth counts everything from the listening line to the sweep\'s end, the load\'s own growth included (see the control).', '');
+  return {
+    rows: [
+      ['4', 'sweep duration (report only)', r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s for ${int(r.expired)} expired of ${int(r.total)}` : 'did not finish', r.sweepDone ? 'info' : '**MISS**'],
+      ['4', `/api/me during the sweep ≥ ${x(TARGETS.sweepThroughput)} of after`, ratio === null ? 'not measured' : `${x(ratio)} (${int(r.during.rps)} vs ${int(r.after.rps)} req/s)`, verdict(ratio !== null && ratio >= TARGETS.sweepThroughput)],
+      ['4', `RSS growth during the sweep ≤ ${TARGETS.sweepRssGrowthMb} MB`, `+${mb(growth)} (load alone: +${mb(controlGrowth)})`, verdict(growth <= TARGETS.sweepRssGrowthMb)],
+      ['4', 'sweep keeps live sessions, removes expired ones', `live → ${r.checks.live.join('/')}, expired → ${r.checks.expired.join('/')}`, verdict(liveOk && expiredOk && r.tempFilesLeft === 0)],
+    ],
+    text: text.join('\n'),
+  };
+}
+
+function signInSection(r) {
+  const text = ['## 5. Sign-in at the default SCRYPT_COST', ''];
+  const statuses = (s) => Object.entries(s).map(([k, v]) => `${k}: ${v}`).join(', ');
+  text.push(
+    '| | |',
+    '| --- | --- |',
+    `| sign-ins/s, ${r.concurrency} in flight | ${r.signIns.perSecond.toFixed(2)}/s (${r.signIns.ok} in ${r.signIns.seconds.toFixed(1)} s, mean ${r.signIns.meanMs === null ? '–' : int(r.signIns.meanMs)} ms each; answers ${statuses(r.signIns.statuses)}) |`,
+    `| /api/me alone | ${int(r.quiet.rps)} req/s, p99 ${ms(r.quiet.p99Ms)} ms, non-2xx ${r.quiet.non2xx} |`,
+    `| /api/me with ${r.inFlight} sign-ins in flight | ${int(r.duringSignIns.rps)} req/s, p99 ${ms(r.duringSignIns.p99Ms)} ms, non-2xx ${r.duringSignIns.non2xx} |`,
+    `| sign-ins meanwhile | ${r.concurrent.ok} succeeded (${r.concurrent.perSecond.toFixed(2)}/s); answers ${statuses(r.concurrent.statuses)} |`,
+    '',
+    'A 503 is the bounded hash queue saying it is full (allowed); the client then waits 50 ms before trying again.',
+    '',
+  );
+  return {
+    rows: [
+      ['6', 'sign-ins per second at the default cost (report only)', `${r.signIns.perSecond.toFixed(2)}/s with ${r.concurrency} in flight`, 'info'],
+      ['6', `/api/me p99 ≤ ${TARGETS.signInP99Ms} ms while ${r.inFlight} sign-ins run`, `${ms(r.duringSignIns.p99Ms)} ms (alone: ${ms(r.quiet.p99Ms)} ms), non-2xx ${r.duringSignIns.non2xx}`, verdict(r.duringSignIns.p99Ms <= TARGETS.signInP99Ms && r.duringSignIns.non2xx === 0)],
+    ],
+    text: text.join('\n'),
+  };
+}

@@ -1,0 +1,47 @@
+// Scenario 1 (issue 7, targets 1 and 5): signed-in GET /api/me, the request a
+// session store serves most. Measured with one session cookie (the hot path)
+// and with 1000 cookies sent round-robin (no single session stays hot, so a
+// cache must hold many sessions and a store must find each one).
+//
+// Every server is fresh each round and the servers run interleaved
+// (A B C D E, A B C D E), so a slow minute on a shared machine hurts them all
+// alike; ratios compare servers measured in the same round.
+import { sampleRss } from '../lib/processes.mjs';
+import { runLoad } from '../lib/load.mjs';
+import { SERVERS, get, start } from '../lib/servers.mjs';
+
+export const ROTATING_SESSIONS = 1000;
+
+/** Returns [{round, key, sessions, load, rss}] for every server, round and session count. */
+export async function run(ctx) {
+  const rows = [];
+  for (let round = 1; round <= ctx.rounds; round++) {
+    for (const { key } of SERVERS) {
+      ctx.log(`/api/me round ${round}/${ctx.rounds}: ${key}`);
+      const server = await start(key);
+      try {
+        const cookies = await server.signIn(ROTATING_SESSIONS);
+        await expectSignedIn(server, cookies);
+        for (const sessions of [1, ROTATING_SESSIONS]) {
+          const load = { url: `${server.url}/api/me`, cookies: cookies.slice(0, sessions), connections: ctx.connections };
+          await runLoad(ctx.generator, { ...load, seconds: ctx.warmup });
+          const rss = sampleRss(server.pid);
+          const result = await runLoad(ctx.generator, { ...load, seconds: ctx.seconds });
+          rows.push({ round, key, sessions, load: result, rss: rss.stop() });
+          ctx.log(`  ${sessions} session(s): ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`);
+        }
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return rows;
+}
+
+/** A load of 401s would measure nothing: check the first and last cookie work before timing. */
+async function expectSignedIn(server, cookies) {
+  for (const cookie of [cookies[0], cookies.at(-1)]) {
+    const { status, text } = await get(`${server.url}/api/me`, cookie);
+    if (status !== 200) throw new Error(`${server.key}: GET /api/me with a fresh cookie answered ${status}: ${text}`);
+  }
+}

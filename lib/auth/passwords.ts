@@ -1,0 +1,129 @@
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import type { ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { HttpError } from '../http-error.ts';
+
+/**
+ * PasswordHash is what is stored for a password: the scrypt parameters sit
+ * beside the hash, so the cost can be raised later and old hashes still
+ * verify (and get upgraded at the next sign-in).
+ */
+export interface PasswordHash {
+  algorithm: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  salt: string;
+  hash: string;
+}
+
+/** OWASP's scrypt recommendation: N = 2^17, r = 8, p = 1. */
+export const DEFAULT_SCRYPT_COST = 2 ** 17;
+const BLOCK_SIZE = 8;
+const PARALLELISM = 1;
+const SALT_BYTES = 16;
+const KEY_BYTES = 32;
+/** Waiting hashes beyond this are refused with 503 rather than queued without end. */
+export const DEFAULT_MAX_WAITING = 32;
+const BUSY_RETRY_AFTER_SECONDS = '2';
+// libuv has four worker threads unless UV_THREADPOOL_SIZE says otherwise.
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+
+/**
+ * DEFAULT_CONCURRENCY: scrypt runs on libuv's thread pool, which file I/O
+ * shares. Leave at least one thread for the session files, and run no more
+ * hashes than there are cores so the event loop keeps a core to answer on.
+ */
+export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(THREAD_POOL_SIZE - 1, availableParallelism()));
+
+export interface PasswordHasherOptions {
+  cost: number;
+  concurrency?: number;
+  maxWaiting?: number;
+}
+
+/**
+ * PasswordHasher hashes and verifies passwords with scrypt, never more than
+ * `concurrency` at once. When `maxWaiting` more are already queued it throws
+ * HttpError 503 with Retry-After: a flood of sign-ins gets a clear answer
+ * instead of exhausting memory (each hash at the default cost takes 128 MiB).
+ */
+export class PasswordHasher {
+  #cost: number;
+  #concurrency: number;
+  #maxWaiting: number;
+  #active = 0;
+  #waiting: Array<() => void> = [];
+  #dummy: Promise<PasswordHash> | undefined;
+
+  constructor(options: PasswordHasherOptions) {
+    this.#cost = options.cost;
+    this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.#maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
+  }
+
+  /** hash makes a new PasswordHash with a fresh 16-byte salt at the configured cost. */
+  async hash(password: string): Promise<PasswordHash> {
+    const salt = randomBytes(SALT_BYTES);
+    const params = { N: this.#cost, r: BLOCK_SIZE, p: PARALLELISM };
+    const key = await this.#derive(password, salt, params);
+    return { algorithm: 'scrypt', ...params, salt: salt.toString('base64'), hash: key.toString('base64') };
+  }
+
+  /**
+   * verify tells whether `password` matches `stored`. With `stored` null
+   * (no such user) it still hashes, against a dummy hash at the same cost,
+   * and answers false: an unknown username takes as long as a wrong
+   * password, so timing does not tell which usernames exist.
+   */
+  async verify(password: string, stored: PasswordHash | null): Promise<boolean> {
+    const target = stored ?? (await this.#dummyHash());
+    const expected = Buffer.from(target.hash, 'base64');
+    const actual = await this.#derive(password, Buffer.from(target.salt, 'base64'), target);
+    // timingSafeEqual: comparing byte by byte with === would stop at the first difference and leak how much matched.
+    return stored !== null && actual.length === expected.length && timingSafeEqual(actual, expected);
+  }
+
+  /** needsRehash is true when `stored` was made with other parameters than the configured ones. */
+  needsRehash(stored: PasswordHash): boolean {
+    return stored.N !== this.#cost || stored.r !== BLOCK_SIZE || stored.p !== PARALLELISM;
+  }
+
+  #dummyHash(): Promise<PasswordHash> {
+    this.#dummy ??= this.hash(randomBytes(SALT_BYTES).toString('hex'));
+    return this.#dummy;
+  }
+
+  async #derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+    await this.#acquire();
+    try {
+      // scrypt needs 128 * N * r bytes; Node refuses above 32 MiB unless maxmem says more.
+      const options: ScryptOptions = { ...params, maxmem: 2 * 128 * params.N * params.r * params.p };
+      return await new Promise<Buffer>((resolve, reject) => {
+        scrypt(password.normalize('NFC'), salt, KEY_BYTES, options, (error, key) => (error ? reject(error) : resolve(key)));
+      });
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #acquire(): Promise<void> {
+    if (this.#active < this.#concurrency) {
+      this.#active += 1;
+      return;
+    }
+    if (this.#waiting.length >= this.#maxWaiting) {
+      throw new HttpError(503, 'busy', 'The server is busy signing people in. Please try again in a moment.', {
+        'Retry-After': BUSY_RETRY_AFTER_SECONDS,
+      });
+    }
+    // The slot is handed over directly by #release, so #active stays the same.
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#active -= 1;
+  }
+}

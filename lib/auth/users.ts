@@ -1,0 +1,96 @@
+import path from 'node:path';
+import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
+import type { FileSystem } from '../file-system.ts';
+import type { PasswordHash } from './passwords.ts';
+
+/** UserRecord is one account as stored in USERS_FILE. */
+export interface UserRecord {
+  username: string;
+  displayName: string;
+  createdAt: string;
+  /** generation goes up with every password change; sessions signed in under an older one are over. */
+  generation: number;
+  password: PasswordHash;
+}
+
+interface UsersFile {
+  version: 1;
+  users: UserRecord[];
+}
+
+const USERS_FILE_MODE = 0o600;
+const DATA_DIR_MODE = 0o700;
+
+/**
+ * UserStore holds the accounts in memory and writes the whole USERS_FILE
+ * atomically after each change, one write at a time. Usernames are unique
+ * regardless of case ("Alice" and "alice" are the same account), so no one
+ * can register a look-alike of an existing name.
+ *
+ * USERS_FILE belongs to this process: it is read once at open(), not
+ * watched for changes by other processes.
+ */
+export class UserStore {
+  #file: string;
+  #fs: FileSystem;
+  #users: Map<string, UserRecord>;
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, fsys: FileSystem, users: Map<string, UserRecord>) {
+    this.#file = file;
+    this.#fs = fsys;
+    this.#users = users;
+  }
+
+  /** open loads `file`; a missing file is an empty store (it is created on first registration). A corrupt one throws. */
+  static async open(file: string, fsys: FileSystem = nodeFileSystem): Promise<UserStore> {
+    let text: string;
+    try {
+      text = await fsys.readFile(file, 'utf8');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return new UserStore(file, fsys, new Map());
+      throw error;
+    }
+    const parsed = JSON.parse(text) as UsersFile;
+    if (parsed.version !== 1 || !Array.isArray(parsed.users)) throw new Error(`${file} is not a Cloakroom users file`);
+    return new UserStore(file, fsys, new Map(parsed.users.map((user) => [keyOf(user.username), user])));
+  }
+
+  /** find returns the account named `username` (any case), or null. */
+  find(username: string): UserRecord | null {
+    return this.#users.get(keyOf(username)) ?? null;
+  }
+
+  /** add stores a new account and returns true, or returns false (storing nothing) when the name is taken. */
+  async add(user: UserRecord): Promise<boolean> {
+    const key = keyOf(user.username);
+    if (this.#users.has(key)) return false;
+    this.#users.set(key, user);
+    await this.#save();
+    return true;
+  }
+
+  /** replace swaps in a changed copy of an existing account and saves it. */
+  async replace(user: UserRecord): Promise<void> {
+    this.#users.set(keyOf(user.username), user);
+    await this.#save();
+  }
+
+  /**
+   * #save queues a write of the whole file. Each write snapshots the map when
+   * it starts, so the last write always holds every change before it.
+   */
+  #save(): Promise<void> {
+    const write = this.#writes.then(async () => {
+      const contents: UsersFile = { version: 1, users: [...this.#users.values()] };
+      await this.#fs.mkdir(path.dirname(this.#file), { recursive: true, mode: DATA_DIR_MODE });
+      await writeFileAtomic(this.#fs, this.#file, `${JSON.stringify(contents, null, 2)}\n`, USERS_FILE_MODE);
+    });
+    this.#writes = write.catch(() => undefined);
+    return write;
+  }
+}
+
+function keyOf(username: string): string {
+  return username.toLowerCase();
+}

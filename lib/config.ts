@@ -1,0 +1,107 @@
+import path from 'node:path';
+
+/** LogMode picks how much the server narrates: see lib/log.ts. */
+export type LogMode = 'explain' | 'requests' | 'silent';
+export type CookieSecureMode = 'true' | 'false' | 'auto';
+
+/**
+ * Config is every setting of SPEC.md, read once at start-up, validated and
+ * then passed around as plain data. Durations are in milliseconds here even
+ * though the environment gives them in seconds.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  sessionsDir: string;
+  usersFile: string;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  sweepIntervalMs: number;
+  cookieSecure: CookieSecureMode;
+  trustProxy: boolean;
+  scryptCost: number;
+  log: LogMode;
+}
+
+/** ConfigError names the variable that is wrong; server.ts prints it and exits 1. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const MAX_PORT = 65535;
+const MIN_SCRYPT_COST = 1024;
+// 2^20 with r = 8 needs 1 GiB per hash; anything above is a typo, not a choice.
+const MAX_SCRYPT_COST = 2 ** 20;
+// setTimeout cannot wait longer than 2^31 - 1 ms (about 24.8 days).
+const MAX_DURATION_SECONDS = 2_147_483;
+
+/**
+ * loadConfig reads SPEC.md's environment variables from `env` (defaults
+ * applied, paths resolved against `cwd`) and throws ConfigError on the first
+ * invalid value.
+ */
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  return {
+    port: integerIn(env, 'PORT', 3000, 0, MAX_PORT),
+    host: nonEmpty(env, 'HOST', '127.0.0.1'),
+    sessionsDir: path.resolve(cwd, nonEmpty(env, 'SESSIONS_DIR', './sessions')),
+    usersFile: path.resolve(cwd, nonEmpty(env, 'USERS_FILE', './data/users.json')),
+    idleTimeoutMs: seconds(env, 'SESSION_IDLE_TIMEOUT', 1800),
+    absoluteTimeoutMs: seconds(env, 'SESSION_ABSOLUTE_TIMEOUT', 28800),
+    sweepIntervalMs: seconds(env, 'SWEEP_INTERVAL', 60),
+    cookieSecure: oneOf(env, 'COOKIE_SECURE', 'auto', ['true', 'false', 'auto'] as const),
+    trustProxy: oneOf(env, 'TRUST_PROXY', 'false', ['true', 'false'] as const) === 'true',
+    scryptCost: scryptCost(env),
+    log: oneOf(env, 'LOG', 'explain', ['explain', 'requests', 'silent'] as const),
+  };
+}
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function nonEmpty(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  if (value.trim() !== value) throw new ConfigError(name, 'must not start or end with spaces');
+  return value;
+}
+
+function integerIn(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${value}"`);
+  const number = Number(value);
+  if (number < min || number > max) throw new ConfigError(name, `must be from ${min} to ${max}, got ${value}`);
+  return number;
+}
+
+function seconds(env: Env, name: string, fallback: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback * 1000;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, `must be a number of seconds such as 60 or 0.5, got "${value}"`);
+  const number = Number(value);
+  if (number <= 0) throw new ConfigError(name, 'must be more than 0 seconds');
+  if (number > MAX_DURATION_SECONDS) throw new ConfigError(name, `must be at most ${MAX_DURATION_SECONDS} seconds`);
+  return number * 1000;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const value = raw(env, name) ?? fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+  }
+  return value as T;
+}
+
+function scryptCost(env: Env): number {
+  const cost = integerIn(env, 'SCRYPT_COST', 131072, MIN_SCRYPT_COST, MAX_SCRYPT_COST);
+  // scrypt's N must be a power of two; a bit trick tells: exactly one bit set.
+  if ((cost & (cost - 1)) !== 0) throw new ConfigError('SCRYPT_COST', `must be a power of two, got ${cost}`);
+  return cost;
+}

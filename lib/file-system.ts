@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * FileSystem is the part of node:fs/promises that the stores use. It is a
+ * seam: tests pass a wrapper that fails with EACCES, ENOSPC or EMFILE to
+ * prove that a failing disk gives a 503 and loses nothing.
+ */
+export interface FileSystem {
+  stat: typeof fs.stat;
+  lstat: typeof fs.lstat;
+  readFile: typeof fs.readFile;
+  writeFile: typeof fs.writeFile;
+  rename: typeof fs.rename;
+  unlink: typeof fs.unlink;
+  mkdir: typeof fs.mkdir;
+  opendir: typeof fs.opendir;
+}
+
+/** nodeFileSystem is the real thing. */
+export const nodeFileSystem: FileSystem = fs;
+
+const TEMP_SUFFIX_BYTES = 6;
+
+/**
+ * tempPathFor names a unique temporary file beside `target`:
+ * `.<name>.<12 hex>.tmp`. Same directory, so the rename that follows never
+ * crosses a file system; the leading dot and the suffix let the sweeper
+ * recognise leftovers of a crash.
+ */
+export function tempPathFor(target: string): string {
+  const suffix = randomBytes(TEMP_SUFFIX_BYTES).toString('hex');
+  return path.join(path.dirname(target), `.${path.basename(target)}.${suffix}.tmp`);
+}
+
+/**
+ * writeFileAtomic replaces `target` with `contents` so that a reader sees
+ * either the old file or the new one, never half of each: write a unique
+ * temporary file (created fresh with `mode`, failing if it somehow exists),
+ * then rename it over the target, which POSIX makes atomic.
+ *
+ * It does not fsync: a power cut may lose the latest write, but never leaves
+ * a torn file under the real name (and a torn file would read as "no
+ * session" anyway). The temporary file is removed when the rename fails.
+ */
+export async function writeFileAtomic(fsys: FileSystem, target: string, contents: string, mode: number): Promise<void> {
+  const temp = tempPathFor(target);
+  await fsys.writeFile(temp, contents, { mode, flag: 'wx' });
+  try {
+    await fsys.rename(temp, target);
+  } catch (error) {
+    await fsys.unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** errorCode is the `code` of a Node system error (ENOENT, EACCES, …), or undefined. */
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Theme } from './sessions/record.ts';
+
+/** PageName: the four HTML pages of public/, each served by its own route. */
+export type PageName = 'login' | 'register' | 'dashboard' | 'profile';
+
+const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile'];
+
+/**
+ * ERROR_MESSAGES: the only texts a page shows for `?error=`. The code in
+ * the URL picks one of these; nothing from the URL itself reaches the page,
+ * so the query string cannot inject markup.
+ */
+export const ERROR_MESSAGES: Readonly<Record<string, string>> = {
+  invalid: 'That username and password do not match an account.',
+  throttled: 'Too many failed sign-in attempts. Please try again later.',
+  busy: 'The server is busy signing people in. Please try again in a moment.',
+  username: 'Usernames are 3 to 32 characters: letters, digits, and _ . -',
+  password: 'Passwords are 8 to 1024 characters long.',
+  taken: 'That username is taken. Please choose another.',
+  malformed: 'The form could not be read. Please try again.',
+};
+
+export interface PageValues {
+  theme: Theme;
+  error?: string | null;
+  next?: string;
+}
+
+/**
+ * Pages holds the HTML templates, read once at start-up, and fills their
+ * three placeholders: `{{theme}}` (so the chosen theme shows without a
+ * flash), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
+ * `{{next}}` (the already validated local path to return to, HTML-escaped).
+ */
+export class Pages {
+  #templates = new Map<PageName, string>();
+
+  constructor(publicDir: string) {
+    for (const name of PAGE_NAMES) this.#templates.set(name, readFileSync(path.join(publicDir, `${name}.html`), 'utf8'));
+  }
+
+  render(name: PageName, values: PageValues): string {
+    const message = values.error == null ? undefined : ERROR_MESSAGES[values.error];
+    const error = message === undefined ? '' : `<p class="form-error" role="alert">${escapeHtml(message)}</p>`;
+    return this.#templates
+      .get(name)!
+      .replaceAll('{{theme}}', values.theme)
+      .replaceAll('{{error}}', error)
+      .replaceAll('{{next}}', escapeHtml(values.next ?? ''));
+  }
+}
+
+/** escapeHtml makes text safe inside HTML text and double-quoted attributes. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}

@@ -1,0 +1,44 @@
+/** Method is an HTTP method name as it arrives on the request line. */
+export type Method = string;
+
+/** RouteMatch says what the router found for a method and a path. */
+export type RouteMatch<H> =
+  | { kind: 'found'; handler: H }
+  | { kind: 'method-not-allowed'; allow: string }
+  | { kind: 'not-found' };
+
+/**
+ * Router maps an exact path and a method to a handler. Cloakroom's routes
+ * have no parameters, so a Map lookup is the whole algorithm: no patterns to
+ * compile, no order to get wrong, and nothing a crafted path can confuse.
+ *
+ * HEAD is answered wherever GET is (the app drops the body); a path that
+ * exists with other methods gives 405 and an `Allow` list; anything else 404.
+ */
+export class Router<H> {
+  #routes = new Map<string, Map<Method, H>>();
+
+  /** add registers `handler` for `method` on `path`; registering twice is a bug and throws. */
+  add(method: Method, path: string, handler: H): this {
+    const methods = this.#routes.get(path) ?? new Map<Method, H>();
+    if (methods.has(method)) throw new Error(`route ${method} ${path} is registered twice`);
+    methods.set(method, handler);
+    this.#routes.set(path, methods);
+    return this;
+  }
+
+  /** match finds the handler for `method` and `path` (already decoded and normalised by the caller). */
+  match(method: Method, path: string): RouteMatch<H> {
+    const methods = this.#routes.get(path);
+    if (methods === undefined) return { kind: 'not-found' };
+    const handler = methods.get(method) ?? (method === 'HEAD' ? methods.get('GET') : undefined);
+    if (handler !== undefined) return { kind: 'found', handler };
+    return { kind: 'method-not-allowed', allow: allowHeader(methods) };
+  }
+}
+
+function allowHeader(methods: Map<Method, unknown>): string {
+  const names = [...methods.keys()];
+  if (methods.has('GET') && !methods.has('HEAD')) names.push('HEAD');
+  return names.sort().join(', ');
+}

@@ -1,0 +1,142 @@
+import path from 'node:path';
+import type { UserRecord } from '../auth/users.ts';
+import { readBody } from '../body.ts';
+import { sendJson } from '../context.ts';
+import type { Context } from '../context.ts';
+import { HttpError } from '../http-error.ts';
+import { expiryTimes, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
+import type { SessionRecord, Theme } from '../sessions/record.ts';
+import { idPrefix, storageKey } from '../sessions/session-id.ts';
+import type { Services } from '../services.ts';
+import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts';
+import type { Route } from './pages.ts';
+
+const MS_PER_SECOND = 1000;
+const THEMES: readonly Theme[] = ['light', 'dark'];
+
+/** apiRoutes are the JSON endpoints of SPEC.md. Every answer is JSON with Cache-Control: no-store. */
+export function apiRoutes(services: Services): Route[] {
+  const { users, hasher, throttle, config } = services;
+
+  const me = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
+
+  const profile = async (ctx: Context): Promise<void> => {
+    const user = requireUser(ctx);
+    const { fields } = await readBody(ctx.req);
+    // Stored with the user, not the session: it follows the account into every session.
+    const displayName = requireText(fields, 'displayName', 1, DISPLAY_NAME_MAX);
+    const updated = { ...user, displayName };
+    await users.replace(updated);
+    ctx.log.step('user', `display name changed in ${path.basename(config.usersFile)} (not in the session)`);
+    sendJson(ctx, 200, publicUser(updated));
+  };
+
+  const password = async (ctx: Context): Promise<void> => {
+    const user = requireUser(ctx);
+    const { fields } = await readBody(ctx.req);
+    const { currentPassword, newPassword } = fields;
+    if (typeof currentPassword !== 'string') throw new HttpError(400, 'invalid_currentPassword', 'currentPassword is required.');
+    if (!isValidPassword(newPassword)) throw new HttpError(400, 'invalid_newPassword', 'newPassword must be 8 to 1024 characters.');
+    // The current password is a password guess like any other: throttled the same way as login.
+    const retryAfterMs = throttle.retryAfterMs(user.username, ctx.address, ctx.now);
+    if (retryAfterMs > 0) {
+      throw new HttpError(429, 'throttled', 'Too many wrong passwords. Try again later.', {
+        'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)),
+      });
+    }
+    throttle.recordFailure(user.username, ctx.address, ctx.now);
+    if (!(await hasher.verify(currentPassword, user.password))) {
+      throw new HttpError(403, 'wrong_password', 'The current password is not correct.');
+    }
+    throttle.recordSuccess(user.username, ctx.address, ctx.now);
+    // A new generation ends every other session of this user at their next request, in O(1).
+    const updated = { ...user, generation: user.generation + 1, password: await hasher.hash(newPassword) };
+    await users.replace(updated);
+    ctx.user = updated;
+    await ctx.session.renew(updated.generation, 'password change');
+    sendJson(ctx, 200, { username: updated.username });
+  };
+
+  const session = async (ctx: Context): Promise<void> => {
+    const { id, record, cookieSettings } = ctx.session;
+    if (id === null || record === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
+    sendJson(ctx, 200, inspectorView(id, record, cookieSettings, config, ctx.now));
+  };
+
+  const addToCart = async (ctx: Context): Promise<void> => {
+    const { fields } = await readBody(ctx.req);
+    const item = requireText(fields, 'item', 1, MAX_CART_ITEM_LENGTH);
+    if ((ctx.session.record?.data.cart.length ?? 0) >= MAX_CART_ITEMS) throw cartFull();
+    const data = await ctx.session.modify(null, (current) => {
+      // Checked again on the fresh record: a parallel request may have filled the cart.
+      if (current.cart.length >= MAX_CART_ITEMS) throw cartFull();
+      return { ...current, cart: [...current.cart, item] };
+    });
+    sendJson(ctx, 200, { cart: data.cart });
+  };
+
+  const emptyCart = async (ctx: Context): Promise<void> => {
+    // Emptying a cart that does not exist has nothing to keep, so no session is created.
+    if (ctx.session.id === null) return sendJson(ctx, 200, { cart: [] });
+    const data = await ctx.session.modify(null, (current) => ({ ...current, cart: [] }));
+    sendJson(ctx, 200, { cart: data.cart });
+  };
+
+  const preferences = async (ctx: Context): Promise<void> => {
+    const { fields } = await readBody(ctx.req);
+    const theme = fields.theme;
+    if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
+    const data = await ctx.session.modify(`theme set to ${theme}`, (current) => ({ ...current, theme: theme as Theme }));
+    sendJson(ctx, 200, { theme: data.theme });
+  };
+
+  return [
+    ['GET', '/api/me', me],
+    ['PATCH', '/api/profile', profile],
+    ['POST', '/api/password', password],
+    ['GET', '/api/session', session],
+    ['POST', '/api/cart', addToCart],
+    ['DELETE', '/api/cart', emptyCart],
+    ['PUT', '/api/preferences', preferences],
+  ];
+}
+
+function requireUser(ctx: Context): UserRecord {
+  if (ctx.user === null) throw new HttpError(401, 'not_signed_in', 'Sign in first.');
+  return ctx.user;
+}
+
+function publicUser(user: UserRecord): { username: string; displayName: string; createdAt: string } {
+  return { username: user.username, displayName: user.displayName, createdAt: user.createdAt };
+}
+
+function cartFull(): HttpError {
+  return new HttpError(400, 'cart_full', `A cart holds at most ${MAX_CART_ITEMS} items.`);
+}
+
+/**
+ * inspectorView is what the dashboard's session inspector shows: where the
+ * session lives, its deadlines and its data. The ID appears only as a
+ * prefix; the file name is its SHA-256, which cannot be turned back into it.
+ */
+function inspectorView(id: string, record: SessionRecord, cookie: { name: string; secure: boolean }, config: Services['config'], now: number) {
+  const timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
+  const { idle, absolute } = expiryTimes(record, timeouts);
+  return {
+    id: idPrefix(id),
+    file: `sessions/${storageKey(id)}.json`,
+    createdAt: record.createdAt,
+    lastSeenAt: record.lastSeenAt,
+    idleExpiresAt: new Date(idle).toISOString(),
+    absoluteExpiresAt: new Date(absolute).toISOString(),
+    user: record.user,
+    data: { cart: record.data.cart, theme: record.data.theme },
+    cookie: { name: cookie.name, httpOnly: true, sameSite: 'Lax', secure: cookie.secure, path: '/' },
+    events: record.events,
+    stored: record,
+    serverTime: new Date(now).toISOString(),
+    idleTimeoutSeconds: config.idleTimeoutMs / MS_PER_SECOND,
+    absoluteTimeoutSeconds: config.absoluteTimeoutMs / MS_PER_SECOND,
+    touchIntervalSeconds: touchIntervalMs(config.idleTimeoutMs) / MS_PER_SECOND,
+  };
+}

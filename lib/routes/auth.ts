@@ -1,0 +1,117 @@
+import type { UserRecord } from '../auth/users.ts';
+import { readBody } from '../body.ts';
+import type { BodyKind } from '../body.ts';
+import { redirect, send, sendHtml, sendJson, wantsJson } from '../context.ts';
+import type { Context } from '../context.ts';
+import { HttpError } from '../http-error.ts';
+import type { PageName } from '../pages.ts';
+import { safeNext } from '../safe-redirect.ts';
+import type { Theme } from '../sessions/record.ts';
+import type { Services } from '../services.ts';
+import { isValidPassword, isValidUsername } from '../validation.ts';
+import type { Route } from './pages.ts';
+
+const MS_PER_SECOND = 1000;
+
+/**
+ * authRoutes are register, login and logout. HTML forms get 303 redirects
+ * (so Reload never re-posts a password); JSON clients get status codes.
+ */
+export function authRoutes(services: Services): Route[] {
+  const { users, hasher, throttle, pages } = services;
+
+  const register = async (ctx: Context): Promise<void> => {
+    const { kind, fields } = await readBody(ctx.req);
+    const fail = (code: string, status = 400): void =>
+      kind === 'json' ? sendJson(ctx, status, { error: code }) : redirect(ctx, `/register?error=${code}`);
+    const { username, password } = fields;
+    if (!isValidUsername(username)) return fail('username');
+    if (!isValidPassword(password)) return fail('password');
+    if (users.find(username) !== null) return fail('taken', 409);
+    const hash = await hashing(ctx, kind, 'register', services, () => hasher.hash(password));
+    if (hash === null) return;
+    const user: UserRecord = { username, displayName: username, createdAt: new Date(ctx.now).toISOString(), generation: 0, password: hash };
+    // Checked again after the slow hash: a parallel registration may have won the name.
+    if (!(await users.add(user))) return fail('taken', 409);
+    ctx.log.step('user', `registered ${username}; password stored as an scrypt hash`);
+    await ctx.session.signIn(user.username, user.generation);
+    return kind === 'json' ? sendJson(ctx, 201, { username }) : redirect(ctx, '/dashboard');
+  };
+
+  const login = async (ctx: Context): Promise<void> => {
+    const { kind, fields } = await readBody(ctx.req);
+    const next = safeNext(fields.next);
+    const { username, password } = fields;
+    if (typeof username !== 'string' || typeof password !== 'string') {
+      if (kind === 'json') throw new HttpError(400, 'malformed', 'Send a username and a password.');
+      return redirect(ctx, loginPage('invalid', next));
+    }
+    const retryAfterMs = throttle.retryAfterMs(username, ctx.address, ctx.now);
+    if (retryAfterMs > 0) {
+      ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
+      const headers = { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) };
+      if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
+      return sendHtml(ctx, 429, pages.render('login', { theme: themeOf(ctx), error: 'throttled', next: fields.next === undefined ? '' : next }), headers);
+    }
+    // Counted before hashing, so parallel guesses cannot all slip in under the limit.
+    throttle.recordFailure(username, ctx.address, ctx.now);
+    const user = users.find(username);
+    const ok = await hashing(ctx, kind, 'login', services, () => hasher.verify(password, user?.password ?? null));
+    if (ok === null) return;
+    if (!ok || user === null) {
+      // One answer for "no such user" and "wrong password": no enumeration.
+      ctx.log.step('password', 'no match (unknown user or wrong password; both cost one scrypt hash)');
+      if (kind === 'json') return sendJson(ctx, 401, { error: 'invalid_credentials' });
+      return redirect(ctx, loginPage('invalid', fields.next === undefined ? null : next));
+    }
+    throttle.recordSuccess(username, ctx.address, ctx.now);
+    ctx.log.step('password', 'scrypt hash matches');
+    const current = await upgradeHash(services, user, password);
+    await ctx.session.signIn(current.username, current.generation);
+    return kind === 'json' ? sendJson(ctx, 200, { username: current.username }) : redirect(ctx, next);
+  };
+
+  const logout = async (ctx: Context): Promise<void> => {
+    await ctx.session.destroy('logout');
+    return wantsJson(ctx.req) ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null) : redirect(ctx, '/login');
+  };
+
+  return [
+    ['POST', '/register', register],
+    ['POST', '/login', login],
+    ['POST', '/logout', logout],
+  ];
+}
+
+/** upgradeHash re-hashes a password whose stored parameters differ from the configured ones (the cost was raised). */
+async function upgradeHash(services: Services, user: UserRecord, password: string): Promise<UserRecord> {
+  if (!services.hasher.needsRehash(user.password)) return user;
+  const upgraded = { ...user, password: await services.hasher.hash(password) };
+  await services.users.replace(upgraded);
+  return upgraded;
+}
+
+/**
+ * hashing runs a password hash. When the hashing queue is full (503 busy),
+ * an HTML form gets its own page back with a readable message, and the
+ * result is null; a JSON client gets the 503 itself.
+ */
+async function hashing<T>(ctx: Context, kind: BodyKind, page: PageName, services: Services, task: () => Promise<T>): Promise<T | null> {
+  try {
+    return await task();
+  } catch (error) {
+    if (kind === 'json' || !(error instanceof HttpError) || error.code !== 'busy') throw error;
+    sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), error: 'busy' }), error.headers);
+    return null;
+  }
+}
+
+function loginPage(error: string, next: string | null): string {
+  const query = new URLSearchParams({ error });
+  if (next !== null) query.set('next', next);
+  return `/login?${query}`;
+}
+
+function themeOf(ctx: Context): Theme {
+  return ctx.session.record?.data.theme ?? 'light';
+}

@@ -1,0 +1,199 @@
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
+import type { FileSystem } from '../file-system.ts';
+import { isExpired, parseRecord } from './record.ts';
+import type { SessionRecord, Timeouts } from './record.ts';
+import { storageKey } from './session-id.ts';
+import { StoreError } from './store.ts';
+import type { SessionStore } from './store.ts';
+
+/** SESSION_FILE_MODE: only the server's user may read a session (0600). */
+export const SESSION_FILE_MODE = 0o600;
+/** SESSIONS_DIR_MODE: only the server's user may list the directory (0700). */
+export const SESSIONS_DIR_MODE = 0o700;
+/** A real record is a few KiB at most (100 cart items, 20 events); anything bigger is not ours. */
+export const MAX_SESSION_FILE_BYTES = 64 * 1024;
+/** DEFAULT_CACHE_ENTRIES bounds the parsed-record cache (about 1 KiB each). */
+export const DEFAULT_CACHE_ENTRIES = 10_000;
+
+/** SESSION_FILE_PATTERN matches the files this store writes: `<64 hex>.json`. */
+export const SESSION_FILE_PATTERN = /^[0-9a-f]{64}\.json$/;
+/** TEMP_FILE_PATTERN matches the temporary files of an atomic write: `.<64 hex>.json.<12 hex>.tmp`. */
+export const TEMP_FILE_PATTERN = /^\.[0-9a-f]{64}\.json\.[0-9a-f]{12}\.tmp$/;
+
+export interface FileStoreOptions {
+  dir: string;
+  timeouts: Timeouts;
+  fs?: FileSystem;
+  maxCacheEntries?: number;
+  /** onCorrupt hears about each unreadable file once (per version of the file), for the log. */
+  onCorrupt?: (fileName: string, reason: string) => void;
+}
+
+/** A parsed record remembered with the identity of the file version it came from. */
+interface CacheEntry {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  record: SessionRecord | null;
+}
+
+/**
+ * FileSessionStore keeps each session in `<dir>/<sha256 of ID>.json`.
+ *
+ * The files are the source of truth; the cache only saves re-reading and
+ * re-parsing a file that has not changed. Every get() first stats the file
+ * (one system call, no read): if the file is gone, it is gone; if its inode,
+ * size or times differ from the cached version (an atomic write makes a new
+ * inode; a hand edit changes mtime), it is read again. So a file deleted or
+ * edited by hand, or by another process, counts from the next request on.
+ */
+export class FileSessionStore implements SessionStore {
+  #dir: string;
+  #timeouts: Timeouts;
+  #fs: FileSystem;
+  #maxCacheEntries: number;
+  #onCorrupt: (fileName: string, reason: string) => void;
+  #cache = new Map<string, CacheEntry>();
+
+  constructor(options: FileStoreOptions) {
+    this.#dir = options.dir;
+    this.#timeouts = options.timeouts;
+    this.#fs = options.fs ?? nodeFileSystem;
+    this.#maxCacheEntries = options.maxCacheEntries ?? DEFAULT_CACHE_ENTRIES;
+    this.#onCorrupt = options.onCorrupt ?? (() => undefined);
+  }
+
+  /** fileNameFor is where `id` lives, relative to the sessions directory: what the inspector shows. */
+  fileNameFor(id: string): string {
+    return `${storageKey(id)}.json`;
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | null> {
+    const fileName = this.fileNameFor(id);
+    const file = path.join(this.#dir, fileName);
+    const stats = await this.#statOrNull(file, 'read');
+    if (stats === null) {
+      this.#cache.delete(fileName);
+      return null;
+    }
+    const record = await this.#cachedOrRead(fileName, file, stats);
+    if (record === null) return null;
+    if (isExpired(record, now, this.#timeouts)) {
+      await this.destroy(id);
+      return null;
+    }
+    return record;
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    await this.#write(this.fileNameFor(id), record, 'create');
+  }
+
+  async update(id: string, record: SessionRecord): Promise<boolean> {
+    const fileName = this.fileNameFor(id);
+    // Update, never resurrect: if the file is gone (logout, sweeper), stay gone.
+    // Writers of one ID are serialised by the caller, so nothing in this
+    // process can delete it between this check and the rename below.
+    if ((await this.#statOrNull(path.join(this.#dir, fileName), 'update')) === null) return false;
+    await this.#write(fileName, record, 'update');
+    return true;
+  }
+
+  async destroy(id: string): Promise<void> {
+    const fileName = this.fileNameFor(id);
+    this.#cache.delete(fileName);
+    try {
+      await this.#fs.unlink(path.join(this.#dir, fileName));
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw new StoreError('destroy', error);
+    }
+  }
+
+  async #statOrNull(file: string, operation: string): Promise<Stats | null> {
+    try {
+      return await this.#fs.stat(file);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return null;
+      throw new StoreError(operation, error);
+    }
+  }
+
+  async #cachedOrRead(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
+    const cached = this.#cache.get(fileName);
+    if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
+    const record = await this.#read(fileName, file, stats);
+    this.#remember(fileName, { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
+    return record;
+  }
+
+  async #read(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
+    if (!stats.isFile()) return this.#corrupt(fileName, 'not a regular file');
+    if (stats.size > MAX_SESSION_FILE_BYTES) return this.#corrupt(fileName, `larger than ${MAX_SESSION_FILE_BYTES} bytes`);
+    let text: string;
+    try {
+      text = await this.#fs.readFile(file, 'utf8');
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return null;
+      throw new StoreError('read', error);
+    }
+    const record = parseRecord(text);
+    return record === null ? this.#corrupt(fileName, text.length === 0 ? 'empty' : 'not a session record') : deepFreeze(record);
+  }
+
+  #corrupt(fileName: string, reason: string): null {
+    this.#onCorrupt(fileName, reason);
+    return null;
+  }
+
+  /** #remember caches an entry, dropping the least recently stored one when full. */
+  #remember(fileName: string, entry: CacheEntry): void {
+    this.#cache.delete(fileName);
+    if (this.#cache.size >= this.#maxCacheEntries) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+    this.#cache.set(fileName, entry);
+  }
+
+  async #write(fileName: string, record: SessionRecord, operation: string): Promise<void> {
+    const file = path.join(this.#dir, fileName);
+    const contents = `${JSON.stringify(record, null, 2)}\n`;
+    this.#cache.delete(fileName);
+    try {
+      await writeFileAtomic(this.#fs, file, contents, SESSION_FILE_MODE);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw new StoreError(operation, error);
+      // The directory itself was deleted while we ran: make it again, once.
+      await this.#recreateDir(operation);
+      await writeFileAtomic(this.#fs, file, contents, SESSION_FILE_MODE).catch((retryError: unknown) => {
+        throw new StoreError(operation, retryError);
+      });
+    }
+  }
+
+  async #recreateDir(operation: string): Promise<void> {
+    try {
+      await this.#fs.mkdir(this.#dir, { recursive: true, mode: SESSIONS_DIR_MODE });
+    } catch (error) {
+      throw new StoreError(operation, error);
+    }
+  }
+}
+
+function isSameVersion(entry: CacheEntry, stats: Stats): boolean {
+  return (
+    entry.ino === stats.ino && entry.size === stats.size && entry.mtimeMs === stats.mtimeMs && entry.ctimeMs === stats.ctimeMs
+  );
+}
+
+/** deepFreeze makes a cached record read-only, so no caller can change the cache by accident. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}

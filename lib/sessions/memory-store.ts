@@ -1,0 +1,46 @@
+import { isExpired, parseRecord } from './record.ts';
+import type { SessionRecord, Timeouts } from './record.ts';
+import type { SessionStore } from './store.ts';
+
+/**
+ * MemorySessionStore keeps sessions in a Map: the simplest store there is,
+ * and what express-session uses by default. Everything is lost on restart,
+ * and two server processes cannot share it; it is here to show what the
+ * file store adds, and to run the same contract tests.
+ *
+ * Records are kept as JSON text, so a caller can never change a stored
+ * record by holding on to an object it was given.
+ */
+export class MemorySessionStore implements SessionStore {
+  #timeouts: Timeouts;
+  #records = new Map<string, string>();
+
+  constructor(timeouts: Timeouts) {
+    this.#timeouts = timeouts;
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | null> {
+    const text = this.#records.get(id);
+    if (text === undefined) return null;
+    const record = parseRecord(text);
+    if (record === null || isExpired(record, now, this.#timeouts)) {
+      this.#records.delete(id);
+      return null;
+    }
+    return record;
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    this.#records.set(id, JSON.stringify(record));
+  }
+
+  async update(id: string, record: SessionRecord): Promise<boolean> {
+    if (!this.#records.has(id)) return false;
+    this.#records.set(id, JSON.stringify(record));
+    return true;
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#records.delete(id);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * A session record is the "coat": everything the server keeps for one
+ * session, stored as one pretty-printed JSON file. It never holds the ID.
+ */
+
+/** Theme is the one preference a session keeps. */
+export type Theme = 'light' | 'dark';
+
+/** SessionData is what the app keeps for the visitor, signed in or not. */
+export interface SessionData {
+  cart: string[];
+  theme: Theme | null;
+}
+
+/** SessionEvent is one line of the session's history, shown by the inspector. */
+export interface SessionEvent {
+  at: string;
+  event: string;
+}
+
+export interface SessionRecord {
+  version: 1;
+  /** When the session began (ISO 8601); the absolute timeout counts from here and never slides. */
+  createdAt: string;
+  /** When the session was last used, rewritten at most once per touch interval; the idle timeout counts from here. */
+  lastSeenAt: string;
+  /** The signed-in username, or null for a guest. */
+  user: string | null;
+  /** The user's password generation when this session signed in; a password change bumps it and so ends older sessions. */
+  generation: number | null;
+  data: SessionData;
+  events: SessionEvent[];
+}
+
+/** Timeouts of SPEC.md, in milliseconds. */
+export interface Timeouts {
+  idleMs: number;
+  absoluteMs: number;
+}
+
+/** MAX_EVENTS keeps the history short; older events fall off the front. */
+export const MAX_EVENTS = 20;
+/** Limits of SPEC.md on the cart. */
+export const MAX_CART_ITEMS = 100;
+export const MAX_CART_ITEM_LENGTH = 64;
+/** The touch interval is a tenth of the idle timeout, but never more than this. */
+export const MAX_TOUCH_INTERVAL_MS = 60_000;
+
+/** newRecord starts a session at `now` with `data` (copied) and a first event. */
+export function newRecord(now: number, event: string, data: SessionData = { cart: [], theme: null }): SessionRecord {
+  const at = new Date(now).toISOString();
+  return {
+    version: 1,
+    createdAt: at,
+    lastSeenAt: at,
+    user: null,
+    generation: null,
+    data: { cart: [...data.cart], theme: data.theme },
+    events: [{ at, event }],
+  };
+}
+
+/** withEvent returns `events` with one more at the end, trimmed to MAX_EVENTS. */
+export function withEvent(events: readonly SessionEvent[], now: number, event: string): SessionEvent[] {
+  return [...events, { at: new Date(now).toISOString(), event }].slice(-MAX_EVENTS);
+}
+
+/** expiryTimes gives both deadlines of a record in epoch milliseconds. */
+export function expiryTimes(record: SessionRecord, timeouts: Timeouts): { idle: number; absolute: number } {
+  return {
+    idle: Date.parse(record.lastSeenAt) + timeouts.idleMs,
+    absolute: Date.parse(record.createdAt) + timeouts.absoluteMs,
+  };
+}
+
+/** isExpired is true once either deadline has been reached at `now`. */
+export function isExpired(record: SessionRecord, now: number, timeouts: Timeouts): boolean {
+  const { idle, absolute } = expiryTimes(record, timeouts);
+  return now >= idle || now >= absolute;
+}
+
+/**
+ * touchIntervalMs is how stale `lastSeenAt` may get before a request
+ * rewrites it: a tenth of the idle timeout, at most a minute. The idle
+ * deadline therefore runs up to this much early, in exchange for not writing
+ * the file on every request.
+ */
+export function touchIntervalMs(idleMs: number): number {
+  return Math.min(idleMs / 10, MAX_TOUCH_INTERVAL_MS);
+}
+
+/** isTouchDue tells whether a request at `now` should rewrite `lastSeenAt`. */
+export function isTouchDue(record: SessionRecord, now: number, idleMs: number): boolean {
+  return now - Date.parse(record.lastSeenAt) >= touchIntervalMs(idleMs);
+}
+
+/**
+ * parseRecord turns file contents into a record, or null when they are not
+ * one: not JSON, the wrong shape, impossible dates or over-long fields. A
+ * file is only data from disk, so it is checked like any other input.
+ */
+export function parseRecord(text: string): SessionRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return isRecord(value) ? value : null;
+}
+
+function isRecord(value: unknown): value is SessionRecord {
+  if (!isObject(value)) return false;
+  return (
+    value.version === 1 &&
+    isDate(value.createdAt) &&
+    isDate(value.lastSeenAt) &&
+    (value.user === null || (typeof value.user === 'string' && value.user.length > 0)) &&
+    (value.generation === null || Number.isSafeInteger(value.generation)) &&
+    isData(value.data) &&
+    Array.isArray(value.events) &&
+    value.events.every(isEvent)
+  );
+}
+
+function isData(value: unknown): value is SessionData {
+  return (
+    isObject(value) &&
+    Array.isArray(value.cart) &&
+    value.cart.length <= MAX_CART_ITEMS &&
+    value.cart.every((item) => typeof item === 'string' && item.length <= MAX_CART_ITEM_LENGTH) &&
+    (value.theme === null || value.theme === 'light' || value.theme === 'dark')
+  );
+}
+
+function isEvent(value: unknown): value is SessionEvent {
+  return isObject(value) && isDate(value.at) && typeof value.event === 'string';
+}
+
+function isDate(value: unknown): value is string {
+  return typeof value === 'string' && !Number.isNaN(Date.parse(value));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

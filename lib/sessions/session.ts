@@ -1,0 +1,276 @@
+import { serializeCookie } from '../cookies.ts';
+import { HttpError } from '../http-error.ts';
+import type { KeyedLock } from './lock.ts';
+import { isTouchDue, newRecord, withEvent } from './record.ts';
+import type { SessionData, SessionRecord } from './record.ts';
+import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
+import type { SessionStore } from './store.ts';
+
+/**
+ * SessionStatus records what a request did to its session, so the cookie is
+ * decided once, before the response is written, from facts rather than
+ * guesses (no comparing JSON before and after).
+ */
+export type SessionStatus = 'none' | 'loaded' | 'created' | 'modified' | 'rotated' | 'destroyed';
+
+/** CookieSettings: how this request's session cookie is named and flagged (see cookieSettings in lib/app.ts). */
+export interface CookieSettings {
+  name: 'sid' | '__Host-sid';
+  secure: boolean;
+}
+
+/** Narrator hears each session step, for LOG=explain (lib/log.ts). */
+export type Narrator = (topic: string, text: string) => void;
+
+export interface SessionDeps {
+  store: SessionStore;
+  lock: KeyedLock;
+  idleTimeoutMs: number;
+  /** fileNameFor names where an ID's record lives, for the narration only. */
+  fileNameFor: (id: string) => string;
+}
+
+/**
+ * RequestSession is one request's view of its session: loaded from the
+ * cookie at the start, changed through the methods below, and turned into
+ * a Set-Cookie header (or none) at the end.
+ *
+ * Each change is a short read-modify-write under the session's lock: the
+ * record is read fresh, changed and written back before the lock is
+ * released. Two parallel requests therefore both keep their change, and a
+ * request that is slow elsewhere holds no lock at all.
+ */
+export class RequestSession {
+  #deps: SessionDeps;
+  #now: number;
+  #narrate: Narrator;
+  #cookie: CookieSettings;
+  #id: string | null = null;
+  #record: SessionRecord | null = null;
+  #status: SessionStatus = 'none';
+
+  private constructor(deps: SessionDeps, now: number, cookie: CookieSettings, narrate: Narrator) {
+    this.#deps = deps;
+    this.#now = now;
+    this.#cookie = cookie;
+    this.#narrate = narrate;
+  }
+
+  /** none is a request's session before (or without) loading: no ID, no record. */
+  static none(deps: SessionDeps, now: number, cookie: CookieSettings, narrate: Narrator): RequestSession {
+    return new RequestSession(deps, now, cookie, narrate);
+  }
+
+  /**
+   * load finds the session named by the request's cookie value. A missing or
+   * malformed value, or an ID with no live record, is simply no session:
+   * the ID is never adopted (strict mode), so an attacker cannot plant one.
+   */
+  static async load(
+    deps: SessionDeps,
+    cookieValue: string | undefined,
+    now: number,
+    cookie: CookieSettings,
+    narrate: Narrator,
+  ): Promise<RequestSession> {
+    const session = new RequestSession(deps, now, cookie, narrate);
+    if (cookieValue === undefined) {
+      narrate('cookie', `no ${cookie.name} cookie: no session`);
+      return session;
+    }
+    if (!isWellFormedSessionId(cookieValue)) {
+      // Checked before any file is named, so no cookie can steer a path.
+      narrate('cookie', `${cookie.name} is not 43 base64url characters: ignored, nothing read`);
+      return session;
+    }
+    narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
+    const record = await deps.store.get(cookieValue, now);
+    if (record === null) {
+      narrate('session', `no live record in sessions/${deps.fileNameFor(cookieValue)}: no session (never adopted)`);
+      return session;
+    }
+    session.#id = cookieValue;
+    session.#record = record;
+    session.#status = 'loaded';
+    narrate('session', `read sessions/${deps.fileNameFor(cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
+    if (isTouchDue(record, now, deps.idleTimeoutMs)) await session.#touch();
+    return session;
+  }
+
+  /** id is the session ID, or null when there is no session. Never log it whole: use idPrefix(). */
+  get id(): string | null {
+    return this.#id;
+  }
+
+  /** record is the session as last read or written by this request (read-only), or null. */
+  get record(): Readonly<SessionRecord> | null {
+    return this.#record;
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  get cookieSettings(): CookieSettings {
+    return this.#cookie;
+  }
+
+  /**
+   * modify applies `change` to the session's data and saves it, creating a
+   * guest session if there is none: a guest's first write is the only
+   * other way (besides sign-in) that a session file is born. If the session
+   * ends while this request is in flight, nothing is written and 409 is thrown.
+   */
+  async modify(event: string | null, change: (data: SessionData) => SessionData): Promise<SessionData> {
+    const id = this.#id;
+    if (id === null) return this.#createGuest(event, change);
+    return this.#deps.lock.run(id, async () => {
+      const fresh = await this.#readFresh(id);
+      const record: SessionRecord = {
+        ...fresh,
+        lastSeenAt: this.#iso(),
+        data: change(fresh.data),
+        events: event === null ? fresh.events : withEvent(fresh.events, this.#now, event),
+      };
+      await this.#update(id, record);
+      if (this.#status !== 'created' && this.#status !== 'rotated') this.#status = 'modified';
+      this.#narrate('change', event ?? 'data changed');
+      return record.data;
+    });
+  }
+
+  /**
+   * signIn replaces the session ID and marks the session as `user`'s: the
+   * defence against session fixation (OWASP Session Management Cheat Sheet,
+   * "Renew the Session ID After Any Privilege Level Change"). Guest data
+   * comes along; the old ID stops working and its file is deleted.
+   */
+  async signIn(user: string, generation: number): Promise<void> {
+    await this.#replace((old) => ({
+      ...(old ?? newRecord(this.#now, 'created at sign-in')),
+      createdAt: this.#iso(),
+      user,
+      generation,
+    }), 'sign-in');
+  }
+
+  /**
+   * renew replaces the session ID of a signed-in session and records the
+   * user's new password generation (after a password change). The absolute
+   * timeout keeps counting from the original start.
+   */
+  async renew(generation: number, reason: string): Promise<void> {
+    await this.#replace((old) => {
+      if (old === null) throw this.#ended();
+      return { ...old, generation };
+    }, reason);
+  }
+
+  /** destroy deletes the session (logout, or a session whose user's password changed); with no session it does nothing. */
+  async destroy(reason: string): Promise<void> {
+    const id = this.#id;
+    if (id === null) return;
+    await this.#deps.lock.run(id, () => this.#deps.store.destroy(id));
+    this.#narrate('file', `deleted sessions/${this.#deps.fileNameFor(id)} (${reason})`);
+    this.#id = null;
+    this.#record = null;
+    this.#status = 'destroyed';
+  }
+
+  /**
+   * setCookieHeader decides the cookie from the status: a new ID is sent, a
+   * destroyed session's cookie is cleared, anything else needs no header.
+   * The cookie has no Max-Age: it ends when the browser closes, while the
+   * server enforces the real timeouts.
+   */
+  setCookieHeader(): string | null {
+    const attributes = { httpOnly: true, sameSite: 'Lax', path: '/', secure: this.#cookie.secure } as const;
+    if ((this.#status === 'created' || this.#status === 'rotated') && this.#id !== null) {
+      return serializeCookie(this.#cookie.name, this.#id, attributes);
+    }
+    if (this.#status === 'destroyed') {
+      return serializeCookie(this.#cookie.name, '', { ...attributes, maxAge: 0, expires: new Date(0) });
+    }
+    return null;
+  }
+
+  async #createGuest(event: string | null, change: (data: SessionData) => SessionData): Promise<SessionData> {
+    const id = newSessionId();
+    const created = newRecord(this.#now, 'created as guest');
+    const events = event === null ? created.events : withEvent(created.events, this.#now, event);
+    const record = { ...created, data: change(created.data), events };
+    await this.#deps.store.create(id, record);
+    this.#narrate('file', `created sessions/${this.#deps.fileNameFor(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
+    this.#narrate('change', event ?? 'data changed');
+    this.#id = id;
+    this.#record = record;
+    this.#status = 'created';
+    return record.data;
+  }
+
+  /** #replace moves the session to a fresh ID, carrying `build(old record)` over, under the old ID's lock. */
+  async #replace(build: (old: SessionRecord | null) => SessionRecord, why: string): Promise<void> {
+    const oldId = this.#id;
+    const newId = newSessionId();
+    const move = async (): Promise<void> => {
+      const old = oldId === null ? null : await this.#deps.store.get(oldId, this.#now);
+      const base = build(old);
+      let events = base.events;
+      if (oldId !== null && old !== null) {
+        const event = `ID replaced at ${why} (was ${idPrefix(oldId)}, now ${idPrefix(newId)})`;
+        events = withEvent(base.events, this.#now, event);
+        this.#narrate('rotate', `${event}; cart and theme carried over`);
+      }
+      const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
+      await this.#deps.store.create(newId, record);
+      this.#narrate('file', `wrote sessions/${this.#deps.fileNameFor(newId)} (temp file, then rename)`);
+      if (oldId !== null) {
+        await this.#deps.store.destroy(oldId);
+        this.#narrate('file', `deleted sessions/${this.#deps.fileNameFor(oldId)}: the old ID is dead`);
+      }
+      this.#record = record;
+    };
+    await (oldId === null ? move() : this.#deps.lock.run(oldId, move));
+    this.#id = newId;
+    this.#status = 'rotated';
+  }
+
+  /** #touch slides the idle timeout by rewriting lastSeenAt, at most once per touch interval. */
+  async #touch(): Promise<void> {
+    const id = this.#id!;
+    await this.#deps.lock.run(id, async () => {
+      const fresh = await this.#deps.store.get(id, this.#now);
+      if (fresh === null || !isTouchDue(fresh, this.#now, this.#deps.idleTimeoutMs)) {
+        this.#record = fresh ?? this.#record;
+        return;
+      }
+      const record = { ...fresh, lastSeenAt: this.#iso() };
+      if (await this.#deps.store.update(id, record)) this.#record = record;
+      this.#narrate('touch', `lastSeenAt was due for a rewrite: idle timer slid forward`);
+    });
+  }
+
+  async #readFresh(id: string): Promise<SessionRecord> {
+    const fresh = await this.#deps.store.get(id, this.#now);
+    if (fresh === null) throw this.#ended();
+    return fresh;
+  }
+
+  async #update(id: string, record: SessionRecord): Promise<void> {
+    if (!(await this.#deps.store.update(id, record))) throw this.#ended();
+    this.#record = record;
+    this.#narrate('file', `rewrote sessions/${this.#deps.fileNameFor(id)} (temp file, then rename)`);
+  }
+
+  #ended(): HttpError {
+    this.#narrate('session', 'ended while this request was in flight: nothing written');
+    this.#id = null;
+    this.#record = null;
+    this.#status = 'none';
+    return new HttpError(409, 'session_ended', 'Your session ended while this request was in flight; nothing was saved.');
+  }
+
+  #iso(): string {
+    return new Date(this.#now).toISOString();
+  }
+}

@@ -1,0 +1,136 @@
+import path from 'node:path';
+import { errorCode, nodeFileSystem } from '../file-system.ts';
+import type { FileSystem } from '../file-system.ts';
+import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
+import { isExpired, parseRecord } from './record.ts';
+import type { Timeouts } from './record.ts';
+
+/** SWEEP_CONCURRENCY bounds the files open at once, far below any descriptor limit. */
+export const SWEEP_CONCURRENCY = 8;
+/** A temporary file older than this belongs to a write that died (a live one lasts milliseconds). */
+export const STALE_TEMP_MS = 60_000;
+/** Directory entries read from the kernel per batch: the directory is streamed, never loaded whole. */
+const DIR_BUFFER_SIZE = 256;
+
+export interface SweepResult {
+  /** Entries of our own name patterns that were looked at. */
+  scanned: number;
+  /** Expired, corrupt session files deleted. */
+  expired: number;
+  /** Temporary files left by a crash, deleted. */
+  temps: number;
+  /** Files that could not be examined or deleted (already gone, permission); the next sweep tries again. */
+  failed: number;
+}
+
+export interface SweepOptions {
+  dir: string;
+  now: number;
+  timeouts: Timeouts;
+  fs?: FileSystem;
+  concurrency?: number;
+}
+
+/**
+ * sweep deletes, in `dir`, every session file that is expired at `now`, or
+ * is unreadable as a record and older than the absolute timeout, and every
+ * temporary file older than STALE_TEMP_MS.
+ *
+ * It touches only names of its own patterns, checks each with lstat (so a
+ * symbolic link, a directory or a FIFO planted there is never followed or
+ * opened), reads the directory as a stream and keeps at most `concurrency`
+ * files in hand. Time is a parameter, so tests need no clock.
+ */
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
+  const fsys = options.fs ?? nodeFileSystem;
+  const result: SweepResult = { scanned: 0, expired: 0, temps: 0, failed: 0 };
+  const examine = async (name: string): Promise<void> => {
+    result.scanned += 1;
+    try {
+      const verdict = await judge(fsys, path.join(options.dir, name), name, options);
+      if (verdict === 'keep') return;
+      await fsys.unlink(path.join(options.dir, name));
+      result[verdict] += 1;
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') result.failed += 1;
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  const dir = await fsys.opendir(options.dir, { bufferSize: DIR_BUFFER_SIZE });
+  for await (const entry of dir) {
+    if (!SESSION_FILE_PATTERN.test(entry.name) && !TEMP_FILE_PATTERN.test(entry.name)) continue;
+    const task = examine(entry.name).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    if (inFlight.size >= (options.concurrency ?? SWEEP_CONCURRENCY)) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  return result;
+}
+
+async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<'keep' | 'expired' | 'temps'> {
+  const stats = await fsys.lstat(file);
+  if (!stats.isFile()) return 'keep';
+  if (TEMP_FILE_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'temps' : 'keep';
+  const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, 'utf8')) : null;
+  if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'keep';
+  // Unreadable as a session: keep it for a while for whoever wants to look,
+  // but not for ever; no live session can be older than the absolute timeout.
+  return options.now - stats.mtimeMs >= options.timeouts.absoluteMs ? 'expired' : 'keep';
+}
+
+export interface SweeperOptions extends Omit<SweepOptions, 'now'> {
+  intervalMs: number;
+  clock?: () => number;
+  onSweep?: (result: SweepResult, durationMs: number) => void;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Sweeper runs sweep() once at start() and then every `intervalMs` after
+ * the previous run has finished, so runs never overlap however slow the
+ * disk. Its timer does not keep the process alive.
+ */
+export class Sweeper {
+  #options: SweeperOptions;
+  #clock: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: SweeperOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** start begins the first sweep now; it returns at once. */
+  start(): void {
+    this.#stopped = false;
+    this.#run();
+  }
+
+  /** stop cancels the next run and waits for a running one to finish. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  /** runNow sweeps once (waiting for a run already under way instead of starting a second). */
+  async runNow(): Promise<void> {
+    await (this.#running ?? this.#run());
+  }
+
+  #run(): Promise<void> {
+    clearTimeout(this.#timer);
+    const started = this.#clock();
+    this.#running = sweep({ ...this.#options, now: started })
+      .then((result) => this.#options.onSweep?.(result, this.#clock() - started))
+      .catch((error: unknown) => this.#options.onError?.(error))
+      .finally(() => {
+        this.#running = undefined;
+        if (!this.#stopped) this.#timer = setTimeout(() => this.#run(), this.#options.intervalMs).unref();
+      });
+    return this.#running;
+  }
+}

@@ -1,0 +1,98 @@
+// One small helper for talking to Cloakroom's JSON API.
+//
+// Notice what is missing: this code never touches the session ID. The
+// browser attaches the cookie by itself (`credentials: 'same-origin'`), and
+// because the cookie is HttpOnly no script could read it even if it tried.
+
+/**
+ * @typedef {object} ApiResult
+ * @property {number} status  HTTP status, or 0 when the server could not be reached.
+ * @property {any} body  The parsed JSON body, or null when there was none.
+ * @property {number | null} retryAfter  Seconds from a Retry-After header (429, 503).
+ */
+
+/**
+ * api sends one request and resolves with its outcome. It never throws, so
+ * callers handle every failure in one place by looking at `status`.
+ * @param {string} path  A path on this site, e.g. '/api/me'.
+ * @param {{method?: string, body?: unknown}} [options]  `body` is sent as JSON.
+ * @returns {Promise<ApiResult>}
+ */
+export async function api(path, { method = 'GET', body } = {}) {
+  const init = {
+    method,
+    headers: { Accept: 'application/json' },
+    credentials: 'same-origin',
+  };
+  // Only requests that carry a body announce one; an empty body labelled
+  // JSON would be malformed JSON to the server.
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    return { status: 0, body: null, retryAfter: null };
+  }
+  return {
+    status: response.status,
+    body: await readJson(response),
+    retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+  };
+}
+
+async function readJson(response) {
+  const type = response.headers.get('Content-Type') ?? '';
+  if (!type.includes('application/json')) return null;
+  try {
+    return await response.json();
+  } catch {
+    return null;
+  }
+}
+
+// Retry-After is either a number of seconds or an HTTP date.
+function parseRetryAfter(value) {
+  if (value === null) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return null;
+  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+const GENERIC_MESSAGES = {
+  0: 'Could not reach the server. Is it still running?',
+  401: 'You are signed out: your session has ended. Sign in again to continue.',
+  403: 'The server refused this request.',
+  413: 'That is more data than the server accepts in one request.',
+};
+
+/**
+ * describeFailure turns a failed ApiResult into a sentence for the page.
+ * @param {ApiResult} result
+ * @param {Record<number, string>} [messages]  Wording for this form, by status;
+ *   it wins over the server's own `error` text, which wins over a generic one.
+ * @returns {string}
+ */
+export function describeFailure(result, messages = {}) {
+  if (result.status === 429 || result.status === 503) {
+    const when = result.retryAfter === null ? 'later' : `in ${waitInWords(result.retryAfter)}`;
+    const why = result.status === 429 ? 'Too many attempts.' : 'The server is busy.';
+    return `${why} Please try again ${when}.`;
+  }
+  if (messages[result.status]) return messages[result.status];
+  if (typeof result.body?.error === 'string' && result.body.error !== '') return result.body.error;
+  return GENERIC_MESSAGES[result.status] ?? `Something went wrong (HTTP ${result.status}).`;
+}
+
+const SECONDS_PER_MINUTE = 60;
+
+function waitInWords(seconds) {
+  if (seconds < SECONDS_PER_MINUTE) return seconds === 1 ? '1 second' : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / SECONDS_PER_MINUTE);
+  return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+}

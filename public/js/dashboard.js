@@ -1,0 +1,43 @@
+// The dashboard: a greeting, the guest demo and the session inspector.
+// /api/session is fetched when the page loads and after each change, never
+// on a timer: every request with the cookie slides the idle expiry, so a
+// page that polled would keep its own session alive forever.
+
+import { api } from './api.js';
+import { setUpGuestDemo } from './guest-demo.js';
+import { createInspector } from './inspector.js';
+import { showTime } from './time.js';
+
+const inspector = createInspector();
+const demo = setUpGuestDemo({ onChange: refreshSession });
+
+async function refreshSession() {
+  const sentAt = Date.now();
+  const result = await api('/api/session');
+  demo.render(result.status === 200 ? result.body.data : null);
+  inspector.show(result, sentAt);
+  if (result.status === 401) showSignedOut();
+}
+
+async function showGreeting() {
+  const result = await api('/api/me');
+  if (result.status !== 200) {
+    if (result.status === 401) showSignedOut();
+    return;
+  }
+  const me = result.body;
+  // textContent, never innerHTML: a display name is whatever the user typed.
+  document.getElementById('greeting').textContent = `Hello, ${me.displayName || me.username}`;
+  document.getElementById('account-username').textContent = me.username;
+  showTime(document.getElementById('account-created'), me.createdAt);
+  document.getElementById('account-line').hidden = false;
+}
+
+function showSignedOut() {
+  document.getElementById('account-line').hidden = true;
+  document.getElementById('signed-out-notice').hidden = false;
+}
+
+document.getElementById('inspector-refresh').addEventListener('click', refreshSession);
+showGreeting();
+refreshSession();

@@ -1,0 +1,131 @@
+// The guest demo: a cart and a theme switch, on the login page and the
+// dashboard. Both are kept in the session on the server, so using either
+// before signing in creates a guest session; signing in then replaces the
+// session ID while keeping the data. Watch the inspector to see it happen.
+//
+// Everything the user typed is put on the page with textContent, never
+// innerHTML: a cart item such as <img src=x onerror=alert(1)> stays text.
+
+import { api, describeFailure } from './api.js';
+import { applyTheme, currentTheme } from './theme.js';
+import { plural } from './time.js';
+
+/** The server refuses a cart that would grow past this. */
+const MAX_CART_ITEMS = 100;
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * setUpGuestDemo wires the widget already present in the page.
+ * @param {{onChange: () => void}} options  Called after every change the
+ *   server accepted, so the page can fetch /api/session once more.
+ * @returns {{render: (data: {cart: string[]} | null) => void}}  Shows the
+ *   cart from a fetched session; null means there is no session yet.
+ */
+export function setUpGuestDemo({ onChange }) {
+  const form = $('cart-form');
+  const input = $('cart-item');
+  const addButton = $('cart-add');
+  const clearButton = $('cart-clear');
+  const themeButtons = document.querySelectorAll('[data-theme-choice]');
+  let cart = [];
+  let busy = false;
+
+  function render(data) {
+    cart = data?.cart ?? [];
+    showCart();
+  }
+
+  function showCart() {
+    const items = cart.map((item) => {
+      const li = document.createElement('li');
+      li.textContent = item;
+      return li;
+    });
+    $('cart-list').replaceChildren(...items);
+    $('cart-empty').hidden = cart.length > 0;
+    $('cart-count').textContent = `${plural(cart.length, 'item')} of ${MAX_CART_ITEMS}`;
+    showThemeChoice();
+    updateButtons();
+  }
+
+  function showThemeChoice() {
+    const theme = currentTheme();
+    for (const button of themeButtons) {
+      button.setAttribute('aria-pressed', String(button.dataset.themeChoice === theme));
+    }
+  }
+
+  function updateButtons() {
+    addButton.disabled = busy || cart.length >= MAX_CART_ITEMS;
+    clearButton.disabled = busy || cart.length === 0;
+    for (const button of themeButtons) button.disabled = busy;
+  }
+
+  function say(message) {
+    $('guest-demo-error').hidden = true;
+    $('guest-demo-status').textContent = message;
+  }
+
+  function complain(message) {
+    $('guest-demo-status').textContent = '';
+    $('guest-demo-error').textContent = message;
+    $('guest-demo-error').hidden = false;
+  }
+
+  // Runs one request with the buttons disabled, so a double click cannot
+  // send it twice; hands a successful body to `onSuccess`.
+  async function send(path, options, failureMessages, onSuccess) {
+    busy = true;
+    updateButtons();
+    const result = await api(path, options);
+    busy = false;
+    if (result.status === 200) {
+      onSuccess(result.body);
+      onChange();
+    } else {
+      complain(describeFailure(result, failureMessages));
+    }
+    updateButtons();
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const item = input.value.trim();
+    if (item === '') {
+      complain('Type something to put in the cart first.');
+      input.focus();
+      return;
+    }
+    send('/api/cart', { method: 'POST', body: { item } }, {}, (body) => {
+      cart = body.cart;
+      showCart();
+      input.value = '';
+      input.focus();
+      say(`Added “${item}” to the cart in your session.`);
+    });
+  });
+
+  clearButton.addEventListener('click', () => {
+    send('/api/cart', { method: 'DELETE' }, {}, (body) => {
+      cart = body.cart;
+      showCart();
+      say('The cart is empty again.');
+    });
+  });
+
+  for (const button of themeButtons) {
+    button.addEventListener('click', () => {
+      const theme = button.dataset.themeChoice;
+      send('/api/preferences', { method: 'PUT', body: { theme } }, {}, (body) => {
+        applyTheme(body.theme);
+        showThemeChoice();
+        say(`Theme saved in your session: ${body.theme}.`);
+      });
+    });
+  }
+
+  showCart();
+  $('guest-demo-body').hidden = false;
+  return { render };
+}

@@ -1,0 +1,102 @@
+// The profile page: display name and password, both sent to the JSON API.
+// The display name lives with the account (data/users.json), the password
+// hash too; neither is in the session.
+
+import { api, describeFailure } from './api.js';
+
+const $ = (id) => document.getElementById(id);
+
+/**
+ * Shows a result under a form: `status` for success (read out politely by
+ * screen readers), `error` for failure (read out at once).
+ */
+function reporter(prefix) {
+  const status = $(`${prefix}-status`);
+  const error = $(`${prefix}-error`);
+  return {
+    success(message) {
+      error.hidden = true;
+      status.textContent = message;
+    },
+    failure(message) {
+      status.textContent = '';
+      error.textContent = message;
+      error.hidden = false;
+    },
+  };
+}
+
+function showAccount(me) {
+  $('profile-username').textContent = me.username;
+  $('profile-display-name').textContent = me.displayName;
+  $('profile-line').hidden = false;
+}
+
+function showSignedOut() {
+  $('profile-line').hidden = true;
+  $('signed-out-notice').hidden = false;
+}
+
+async function loadAccount() {
+  const result = await api('/api/me');
+  if (result.status === 401) return showSignedOut();
+  if (result.status !== 200) return;
+  showAccount(result.body);
+  $('display-name-input').value = result.body.displayName;
+}
+
+// Runs `request` with the form's fields disabled so it cannot be sent twice.
+async function whileBusy(fieldset, request) {
+  fieldset.disabled = true;
+  try {
+    return await request();
+  } finally {
+    fieldset.disabled = false;
+  }
+}
+
+const displayName = reporter('display-name');
+$('display-name-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const value = $('display-name-input').value;
+  const result = await whileBusy($('display-name-fields'), () =>
+    api('/api/profile', { method: 'PATCH', body: { displayName: value } }));
+
+  if (result.status === 200) {
+    showAccount(result.body);
+    displayName.success(`Saved. You are now “${result.body.displayName}” in every session.`);
+    return;
+  }
+  if (result.status === 401) showSignedOut();
+  displayName.failure(describeFailure(result, { 400: 'A display name must be 1–64 characters.' }));
+});
+
+const password = reporter('password');
+$('password-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const currentPassword = $('current-password').value;
+  const newPassword = $('new-password').value;
+  if (newPassword !== $('confirm-password').value) {
+    password.failure('The two new passwords are not the same. Type them again.');
+    $('confirm-password').focus();
+    return;
+  }
+
+  const result = await whileBusy($('password-fields'), () =>
+    api('/api/password', { method: 'POST', body: { currentPassword, newPassword } }));
+
+  if (result.status === 200) {
+    $('password-form').reset();
+    password.success(
+      'Password changed. Every other session of yours has ended; this one carries on with a new session ID.');
+    return;
+  }
+  if (result.status === 401) showSignedOut();
+  password.failure(describeFailure(result, {
+    403: 'That is not your current password, so nothing was changed.',
+  }));
+});
+
+$('display-name-fields').disabled = false;
+$('password-fields').disabled = false;
+loadAccount();
