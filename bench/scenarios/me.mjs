@@ -27,7 +27,8 @@ export async function run(ctx) {
           await runLoad(ctx.generator, { ...load, seconds: ctx.warmup });
           const rss = sampleRss(server.pid);
           const result = await runLoad(ctx.generator, { ...load, seconds: ctx.seconds });
-          rows.push({ round, key, sessions, load: result, rss: rss.stop() });
+          const { peakMb, lastMb } = rss.stop();
+          rows.push({ round, key, sessions, load: result, rss: { peakMb, lastMb } });
           ctx.log(`  ${sessions} session(s): ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}`);
         }
       } finally {

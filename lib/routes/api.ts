@@ -67,7 +67,7 @@ export function apiRoutes(services: Services): Route[] {
     const { fields } = await readBody(ctx.req);
     const item = requireText(fields, 'item', 1, MAX_CART_ITEM_LENGTH);
     if ((ctx.session.record?.data.cart.length ?? 0) >= MAX_CART_ITEMS) throw cartFull();
-    const data = await ctx.session.modify(null, (current) => {
+    const data = await ctx.session.modify({ narrate: `cart: added an item (${item.length} characters)` }, (current) => {
       // Checked again on the fresh record: a parallel request may have filled the cart.
       if (current.cart.length >= MAX_CART_ITEMS) throw cartFull();
       return { ...current, cart: [...current.cart, item] };
@@ -78,7 +78,7 @@ export function apiRoutes(services: Services): Route[] {
   const emptyCart = async (ctx: Context): Promise<void> => {
     // Emptying a cart that does not exist has nothing to keep, so no session is created.
     if (ctx.session.id === null) return sendJson(ctx, 200, { cart: [] });
-    const data = await ctx.session.modify(null, (current) => ({ ...current, cart: [] }));
+    const data = await ctx.session.modify({ narrate: 'cart: emptied' }, (current) => ({ ...current, cart: [] }));
     sendJson(ctx, 200, { cart: data.cart });
   };
 
@@ -86,7 +86,7 @@ export function apiRoutes(services: Services): Route[] {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
     if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
-    const data = await ctx.session.modify(`theme set to ${theme}`, (current) => ({ ...current, theme: theme as Theme }));
+    const data = await ctx.session.modify({ narrate: `theme: ${theme}`, event: `theme set to ${theme}` }, (current) => ({ ...current, theme: theme as Theme }));
     sendJson(ctx, 200, { theme: data.theme });
   };
 

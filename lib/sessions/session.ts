@@ -19,6 +19,14 @@ export interface CookieSettings {
   secure: boolean;
 }
 
+const SHORT_HASH_LENGTH = 16;
+
+/** ChangeNote describes a change: `narrate` for the explain log, `event` (optional) for the session's own history. */
+export interface ChangeNote {
+  narrate: string;
+  event?: string;
+}
+
 /** Narrator hears each session step, for LOG=explain (lib/log.ts). */
 export type Narrator = (topic: string, text: string) => void;
 
@@ -86,13 +94,13 @@ export class RequestSession {
     narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
     const record = await deps.store.get(cookieValue, now);
     if (record === null) {
-      narrate('session', `no live record in sessions/${deps.fileNameFor(cookieValue)}: no session (never adopted)`);
+      narrate('session', `no live record in ${shortFileName(deps, cookieValue)}: no session (never adopted)`);
       return session;
     }
     session.#id = cookieValue;
     session.#record = record;
     session.#status = 'loaded';
-    narrate('session', `read sessions/${deps.fileNameFor(cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
+    narrate('session', `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
     if (isTouchDue(record, now, deps.idleTimeoutMs)) await session.#touch();
     return session;
   }
@@ -121,20 +129,20 @@ export class RequestSession {
    * other way (besides sign-in) that a session file is born. If the session
    * ends while this request is in flight, nothing is written and 409 is thrown.
    */
-  async modify(event: string | null, change: (data: SessionData) => SessionData): Promise<SessionData> {
+  async modify(note: ChangeNote, change: (data: SessionData) => SessionData): Promise<SessionData> {
     const id = this.#id;
-    if (id === null) return this.#createGuest(event, change);
+    if (id === null) return this.#createGuest(note, change);
     return this.#deps.lock.run(id, async () => {
       const fresh = await this.#readFresh(id);
       const record: SessionRecord = {
         ...fresh,
         lastSeenAt: this.#iso(),
         data: change(fresh.data),
-        events: event === null ? fresh.events : withEvent(fresh.events, this.#now, event),
+        events: note.event === undefined ? fresh.events : withEvent(fresh.events, this.#now, note.event),
       };
       await this.#update(id, record);
       if (this.#status !== 'created' && this.#status !== 'rotated') this.#status = 'modified';
-      this.#narrate('change', event ?? 'data changed');
+      this.#narrate('change', note.narrate);
       return record.data;
     });
   }
@@ -171,7 +179,7 @@ export class RequestSession {
     const id = this.#id;
     if (id === null) return;
     await this.#deps.lock.run(id, () => this.#deps.store.destroy(id));
-    this.#narrate('file', `deleted sessions/${this.#deps.fileNameFor(id)} (${reason})`);
+    this.#narrate('file', `deleted ${this.#file(id)} (${reason})`);
     this.#id = null;
     this.#record = null;
     this.#status = 'destroyed';
@@ -194,14 +202,14 @@ export class RequestSession {
     return null;
   }
 
-  async #createGuest(event: string | null, change: (data: SessionData) => SessionData): Promise<SessionData> {
+  async #createGuest(note: ChangeNote, change: (data: SessionData) => SessionData): Promise<SessionData> {
     const id = newSessionId();
     const created = newRecord(this.#now, 'created as guest');
-    const events = event === null ? created.events : withEvent(created.events, this.#now, event);
+    const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
     const record = { ...created, data: change(created.data), events };
     await this.#deps.store.create(id, record);
-    this.#narrate('file', `created sessions/${this.#deps.fileNameFor(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
-    this.#narrate('change', event ?? 'data changed');
+    this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
+    this.#narrate('change', note.narrate);
     this.#id = id;
     this.#record = record;
     this.#status = 'created';
@@ -223,10 +231,10 @@ export class RequestSession {
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
       await this.#deps.store.create(newId, record);
-      this.#narrate('file', `wrote sessions/${this.#deps.fileNameFor(newId)} (temp file, then rename)`);
+      this.#narrate('file', `wrote ${this.#file(newId)} (temp file, then rename)`);
       if (oldId !== null) {
         await this.#deps.store.destroy(oldId);
-        this.#narrate('file', `deleted sessions/${this.#deps.fileNameFor(oldId)}: the old ID is dead`);
+        this.#narrate('file', `deleted ${this.#file(oldId)}: the old ID is dead`);
       }
       this.#record = record;
     };
@@ -259,7 +267,7 @@ export class RequestSession {
   async #update(id: string, record: SessionRecord): Promise<void> {
     if (!(await this.#deps.store.update(id, record))) throw this.#ended();
     this.#record = record;
-    this.#narrate('file', `rewrote sessions/${this.#deps.fileNameFor(id)} (temp file, then rename)`);
+    this.#narrate('file', `rewrote ${this.#file(id)} (temp file, then rename)`);
   }
 
   #ended(): HttpError {
@@ -270,7 +278,16 @@ export class RequestSession {
     return new HttpError(409, 'session_ended', 'Your session ended while this request was in flight; nothing was saved.');
   }
 
+  #file(id: string): string {
+    return shortFileName(this.#deps, id);
+  }
+
   #iso(): string {
     return new Date(this.#now).toISOString();
   }
+}
+
+/** shortFileName is how the explain log names a session file: enough of the hash to find it with `ls`. */
+function shortFileName(deps: SessionDeps, id: string): string {
+  return `sessions/${deps.fileNameFor(id).slice(0, SHORT_HASH_LENGTH)}….json`;
 }

@@ -34,9 +34,8 @@ async function showSessionStatus() {
   status.replaceChildren(
     strong(`${who} `),
     code(session.id),
-    ` — the server keeps your cart (${plural(session.data.cart.length, 'item')}) in `,
-    code(session.file),
-    '. Sign in and this ID will be replaced by a new one.',
+    ` — the server keeps your cart (${plural(session.data.cart.length, 'item')}) and theme in a file. `,
+    'Sign in and this ID will be replaced by a new one.',
   );
 }
 
@@ -48,7 +47,6 @@ function strong(text) {
 
 function code(text) {
   const element = document.createElement('code');
-  element.className = 'break';
   element.textContent = text;
   return element;
 }

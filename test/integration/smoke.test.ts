@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { register, startTestServer } from '../helpers.ts';
+
+describe('the guest → sign-in → sign-out journey', () => {
+  it('keeps the cart across sign-in, replaces the ID, and ends the session at logout', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    const added = await browser.json('POST', '/api/cart', { item: 'umbrella' });
+    assert.equal(added.status, 200);
+    const guestId = browser.sid;
+    assert.match(guestId ?? '', /^[A-Za-z0-9_-]{43}$/);
+
+    await register(browser, 'alice');
+    assert.notEqual(browser.sid, guestId);
+    const session = await browser.get('/api/session');
+    assert.deepEqual(session.json.data.cart, ['umbrella']);
+    assert.equal(session.json.user, 'alice');
+
+    const out = await browser.json('POST', '/logout');
+    assert.equal(out.status, 204);
+    assert.equal(browser.sid, undefined);
+    assert.equal((await browser.get('/api/me')).status, 401);
+  });
+});
