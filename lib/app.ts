@@ -195,7 +195,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, pipeline: Pipel
   const log = logger.begin();
   const method = req.method ?? 'GET';
   const target = parseTarget(req.url ?? '/');
-  res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
+  if (logger.printsRequests) {
+    res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
+  }
   setSecurityHeaders(res);
 
   const now = clock();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -8,7 +9,15 @@ import path from 'node:path';
  * prove that a failing disk gives a 503 and loses nothing.
  */
 export interface FileSystem {
-  stat: typeof fs.stat;
+  /**
+   * statSync is the one synchronous call, on the hot path of every request
+   * with a session (see FileSessionStore.get): a stat of a file in a local
+   * directory is answered from the kernel's inode cache in about a
+   * microsecond, while the async form costs more than that in handing the
+   * call to libuv's thread pool and back. Called with
+   * `{ throwIfNoEntry: false }` it returns undefined for a missing file.
+   */
+  statSync: typeof statSync;
   lstat: typeof fs.lstat;
   readFile: typeof fs.readFile;
   writeFile: typeof fs.writeFile;
@@ -19,7 +28,7 @@ export interface FileSystem {
 }
 
 /** nodeFileSystem is the real thing. */
-export const nodeFileSystem: FileSystem = fs;
+export const nodeFileSystem: FileSystem = { ...fs, statSync };
 
 const TEMP_SUFFIX_BYTES = 6;
 

@@ -11,7 +11,8 @@ export interface RequestLog {
 
 const COLORS = { dim: '\x1b[2m', bold: '\x1b[1m', cyan: '\x1b[36m', green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', reset: '\x1b[0m' };
 const TOPIC_WIDTH = 8;
-const NO_STEPS: RequestLog = { step: () => undefined };
+// Shared by every request when steps are not printed: nothing is ever added to it.
+const NO_STEPS: RequestLog & { lines: string[] } = Object.freeze({ step: () => undefined, lines: Object.freeze([]) as unknown as string[] });
 
 export interface LoggerOptions {
   mode: LogMode;
@@ -45,12 +46,17 @@ export class Logger {
 
   /** begin starts the story of one request; with explain off it returns a log that keeps nothing. */
   begin(): RequestLog & { lines: string[] } {
-    if (this.#mode !== 'explain') return { ...NO_STEPS, lines: [] };
+    if (this.#mode !== 'explain') return NO_STEPS;
     const lines: string[] = [];
     return {
       lines,
       step: (topic, text) => lines.push(`  ${this.#paint('cyan', topic.padEnd(TOPIC_WIDTH))} ${text}`),
     };
+  }
+
+  /** printsRequests is false in silent mode, so the app can skip timing requests at all. */
+  get printsRequests(): boolean {
+    return this.#mode !== 'silent';
   }
 
   /** end prints the request: its summary line and, in explain mode, the steps collected. */

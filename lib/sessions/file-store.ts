@@ -74,7 +74,7 @@ export class FileSessionStore implements SessionStore {
   async get(id: string, now: number): Promise<SessionRecord | null> {
     const fileName = this.fileNameFor(id);
     const file = path.join(this.#dir, fileName);
-    const stats = await this.#statOrNull(file, 'read');
+    const stats = this.#statOrNull(file, 'read');
     if (stats === null) {
       this.#cache.delete(fileName);
       return null;
@@ -97,7 +97,7 @@ export class FileSessionStore implements SessionStore {
     // Update, never resurrect: if the file is gone (logout, sweeper), stay gone.
     // Writers of one ID are serialised by the caller, so nothing in this
     // process can delete it between this check and the rename below.
-    if ((await this.#statOrNull(path.join(this.#dir, fileName), 'update')) === null) return false;
+    if (this.#statOrNull(path.join(this.#dir, fileName), 'update') === null) return false;
     await this.#write(fileName, record, 'update');
     return true;
   }
@@ -112,11 +112,12 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  async #statOrNull(file: string, operation: string): Promise<Stats | null> {
+  /** #statOrNull is the coherence check: synchronous on purpose, see FileSystem.statSync. */
+  #statOrNull(file: string, operation: string): Stats | null {
     try {
-      return await this.#fs.stat(file);
+      return this.#fs.statSync(file, { throwIfNoEntry: false }) ?? null;
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') return null;
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
       throw new StoreError(operation, error);
     }
   }
