@@ -24,14 +24,16 @@ export const ERROR_MESSAGES: Readonly<Record<string, string>> = {
 
 export interface PageValues {
   theme: Theme;
+  /** session: whether the request came with a live session, so page scripts know if there is anything to inspect. */
+  session: boolean;
   error?: string | null;
   next?: string;
 }
 
 /**
  * Pages holds the HTML templates, read once at start-up, and fills their
- * three placeholders: `{{theme}}` (so the chosen theme shows without a
- * flash), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
+ * placeholders: `{{theme}}` (so the chosen theme shows without a flash),
+ * `{{session}}` ("yes" or "no"), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
  * `{{next}}` (the already validated local path to return to, HTML-escaped).
  */
 export class Pages {
@@ -47,6 +49,7 @@ export class Pages {
     return this.#templates
       .get(name)!
       .replaceAll('{{theme}}', values.theme)
+      .replaceAll('{{session}}', values.session ? 'yes' : 'no')
       .replaceAll('{{error}}', error)
       .replaceAll('{{next}}', escapeHtml(values.next ?? ''));
   }

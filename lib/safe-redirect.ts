@@ -21,5 +21,7 @@ export function safeNext(next: unknown, fallback: string = DEFAULT_AFTER_LOGIN):
   const base = 'http://cloakroom.invalid';
   const resolved = new URL(next, base);
   if (resolved.origin !== base) return fallback;
-  return resolved.pathname + resolved.search + resolved.hash;
+  // Dot segments can collapse into a scheme-relative URL (`/..//evil` → `//evil`): check the result too.
+  const local = resolved.pathname + resolved.search + resolved.hash;
+  return local.startsWith('//') ? fallback : local;
 }

@@ -51,7 +51,7 @@ export function authRoutes(services: Services): Route[] {
       ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
       const headers = { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) };
       if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
-      return sendHtml(ctx, 429, pages.render('login', { theme: themeOf(ctx), error: 'throttled', next: fields.next === undefined ? '' : next }), headers);
+      return sendHtml(ctx, 429, pages.render('login', { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'throttled', next: fields.next === undefined ? '' : next }), headers);
     }
     // Counted before hashing, so parallel guesses cannot all slip in under the limit.
     throttle.recordFailure(username, ctx.address, ctx.now);
@@ -101,7 +101,7 @@ async function hashing<T>(ctx: Context, kind: BodyKind, page: PageName, services
     return await task();
   } catch (error) {
     if (kind === 'json' || !(error instanceof HttpError) || error.code !== 'busy') throw error;
-    sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), error: 'busy' }), error.headers);
+    sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'busy' }), error.headers);
     return null;
   }
 }

@@ -18,6 +18,7 @@ export function pageRoutes(services: Services): Route[] {
     const theme = ctx.session.record?.data.theme ?? 'light';
     const html = services.pages.render(name, {
       theme,
+      session: ctx.session.id !== null,
       error: ctx.query.get('error'),
       next: safeNext(ctx.query.get('next'), ''),
     });

@@ -19,7 +19,7 @@ const EXPLAIN = {
     false: 'scripts on the page can read it',
   },
   sameSite: {
-    Lax: 'sent when you follow a link here from another site, but not with another site’s forms or background requests',
+    Lax: 'sent when you follow a link here from another site, but not with another site’s form posts, images or background requests',
     Strict: 'never sent with a request that another site started',
     None: 'sent with requests from other sites too',
   },
@@ -116,7 +116,7 @@ function showServerSide(session) {
   // Built as text, so nothing from the file can ever become markup.
   $('session-stored').textContent = JSON.stringify(session.stored, null, 2);
 
-  const items = session.events.map(({ at, event }) => {
+  const items = (session.events ?? []).map(({ at, event }) => {
     const li = document.createElement('li');
     const time = document.createElement('time');
     showTime(time, at);
@@ -131,7 +131,7 @@ function showServerSide(session) {
 // When the ID was replaced at sign-in and the data is still here, say so:
 // that is the session-fixation defence, made visible.
 function showRotation(session) {
-  const rotation = session.events.find(({ event }) => event.startsWith(ROTATION_EVENT));
+  const rotation = (session.events ?? []).find(({ event }) => event.startsWith(ROTATION_EVENT));
   $('rotation-callout').hidden = rotation === undefined;
   if (rotation === undefined) return;
 

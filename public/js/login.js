@@ -6,14 +6,24 @@ import { api } from './api.js';
 import { setUpGuestDemo } from './guest-demo.js';
 import { plural } from './time.js';
 
-const demo = setUpGuestDemo({ onChange: showSessionStatus });
+const demo = setUpGuestDemo({
+  onChange: () => {
+    // A change that the server accepted means there is a session now.
+    document.documentElement.dataset.session = 'yes';
+    return showSessionStatus();
+  },
+});
 
 // GET /api/session only reads: visiting this page never creates a session.
 // It is fetched on load and after each change, never on a timer, because
 // every request that carries the cookie counts as use of the session.
 async function showSessionStatus() {
   const status = document.getElementById('session-status');
-  const result = await api('/api/session');
+  // The server marks the page when the request came with a live session
+  // (data-session="yes"). Without one there is nothing to ask about, and
+  // asking would only earn a 401.
+  const hasSession = document.documentElement.dataset.session === 'yes';
+  const result = hasSession ? await api('/api/session') : { status: 401 };
 
   if (result.status === 401) {
     demo.render(null);
@@ -33,7 +43,7 @@ async function showSessionStatus() {
   const who = session.user === null ? 'Guest session' : `Session of ${session.user}`;
   status.replaceChildren(
     strong(`${who} `),
-    code(session.id),
+    code(session.id, 'session-status-id'),
     ` — the server keeps your cart (${plural(session.data.cart.length, 'item')}) and theme in a file. `,
     'Sign in and this ID will be replaced by a new one.',
   );
@@ -45,8 +55,9 @@ function strong(text) {
   return element;
 }
 
-function code(text) {
+function code(text, id) {
   const element = document.createElement('code');
+  element.id = id;
   element.textContent = text;
   return element;
 }

@@ -43,6 +43,7 @@ async function loadAccount() {
   if (result.status !== 200) return;
   showAccount(result.body);
   $('display-name-input').value = result.body.displayName;
+  $('password-username').value = result.body.username;
 }
 
 // Runs `request` with the form's fields disabled so it cannot be sent twice.
