@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Logger } from '../../lib/log.ts';
+import { storageKey } from '../../lib/sessions/session-id.ts';
+import { register, startTestServer } from '../helpers.ts';
+
+/** Starts a server whose explain log is captured into `blocks`, one entry per request. */
+async function explainedServer(t: Parameters<typeof startTestServer>[0]) {
+  const blocks: string[] = [];
+  const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
+  const server = await startTestServer(t, {}, { logger });
+  return { server, blocks };
+}
+
+describe('the explain log narrates a sign-in', () => {
+  it('tells each session step of the request, and never prints a whole ID', async (t) => {
+    const { server, blocks } = await explainedServer(t);
+    await register(server.client(), 'alice');
+    const browser = server.client();
+    await browser.json('POST', '/api/cart', { item: 'scarf' });
+    const guestId = browser.sid!;
+    blocks.length = 0;
+
+    const reply = await browser.form('/login', { username: 'alice', password: 'correct horse battery' });
+    assert.equal(reply.status, 303);
+    const newId = browser.sid!;
+    const block = blocks.find((text) => text.startsWith('POST /login'));
+    assert.ok(block, `no block for POST /login in ${JSON.stringify(blocks)}`);
+
+    const steps = [
+      `cookie   sid=${guestId.slice(0, 6)}… (well formed)`,
+      `session  read sessions/${storageKey(guestId).slice(0, 16)}….json: guest, not expired`,
+      'password scrypt hash matches',
+      `rotate   ID replaced at sign-in (was ${guestId.slice(0, 6)}…, now ${newId.slice(0, 6)}…); cart and theme carried over`,
+      `file     wrote sessions/${storageKey(newId).slice(0, 16)}….json (temp file, then rename)`,
+      `file     deleted sessions/${storageKey(guestId).slice(0, 16)}….json: the old ID is dead`,
+      'cookie   set sid (HttpOnly; SameSite=Lax; Path=/)',
+    ];
+    let from = 0;
+    for (const step of steps) {
+      const at = block.indexOf(step, from);
+      assert.ok(at >= from, `missing or out of order: "${step}" in\n${block}`);
+      from = at + step.length;
+    }
+    for (const text of blocks) {
+      assert.equal(text.includes(guestId), false, 'the guest ID appears whole in the log');
+      assert.equal(text.includes(newId), false, 'the new ID appears whole in the log');
+    }
+  });
+
+  it('says why a malformed cookie is ignored without reading anything', async (t) => {
+    const { server, blocks } = await explainedServer(t);
+    await server.client().request('GET', '/api/me', undefined, { Cookie: 'sid=../../etc/passwd' });
+    assert.match(blocks.join('\n'), /sid is not 43 base64url characters: ignored, nothing read/);
+  });
+});
+
+describe('the session inspector (GET /api/session)', () => {
+  it('shows where the session lives, its deadlines, its data and its cookie, with the ID shortened', async (t) => {
+    const now = Date.parse('2026-11-22T10:00:00.000Z');
+    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: () => now });
+    const browser = server.client();
+    await browser.json('PUT', '/api/preferences', { theme: 'dark' });
+    const id = browser.sid!;
+
+    const view = (await browser.get('/api/session')).json;
+    assert.equal(view.id, `${id.slice(0, 6)}…`);
+    assert.equal(view.file, `sessions/${storageKey(id)}.json`);
+    assert.equal(view.createdAt, '2026-11-22T10:00:00.000Z');
+    assert.equal(view.lastSeenAt, '2026-11-22T10:00:00.000Z');
+    assert.equal(view.idleExpiresAt, '2026-11-22T10:10:00.000Z');
+    assert.equal(view.absoluteExpiresAt, '2026-11-22T11:00:00.000Z');
+    assert.equal(view.user, null);
+    assert.deepEqual(view.data, { cart: [], theme: 'dark' });
+    assert.deepEqual(view.cookie, { name: 'sid', httpOnly: true, sameSite: 'Lax', secure: false, path: '/' });
+    assert.equal(view.serverTime, '2026-11-22T10:00:00.000Z');
+    assert.equal(view.touchIntervalSeconds, 60);
+    assert.equal(JSON.stringify(view).includes(id), false, 'the inspector must never show the whole ID');
+  });
+
+  it('answers 401 when there is no session, and creating none', async (t) => {
+    const server = await startTestServer(t);
+    const reply = await server.client().get('/api/session');
+    assert.equal(reply.status, 401);
+    assert.equal(reply.json.error, 'no_session');
+  });
+});
+
+describe('the event list and the guest → sign-in carry-over', () => {
+  it('keeps the cart and theme while the ID changes, and records why', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    await browser.json('POST', '/api/cart', { item: 'hat' });
+    await browser.json('POST', '/api/cart', { item: 'gloves' });
+    await browser.json('PUT', '/api/preferences', { theme: 'dark' });
+    const guestId = browser.sid!;
+
+    await register(browser, 'bob');
+    const view = (await browser.get('/api/session')).json;
+    assert.notEqual(browser.sid, guestId);
+    assert.deepEqual(view.data, { cart: ['hat', 'gloves'], theme: 'dark' });
+    assert.equal(view.user, 'bob');
+    assert.deepEqual(
+      view.events.map((event: { event: string }) => event.event),
+      ['created as guest', 'theme set to dark', `ID replaced at sign-in (was ${guestId.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`],
+    );
+    assert.equal((await server.client().request('GET', '/api/session', undefined, { Cookie: `sid=${guestId}` })).status, 401);
+  });
+
+  it('records a password change as another ID replacement', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    await register(browser, 'carol');
+    const before = browser.sid!;
+    const changed = await browser.json('POST', '/api/password', { currentPassword: 'correct horse battery', newPassword: 'another long secret' });
+    assert.equal(changed.status, 200);
+    const events = (await browser.get('/api/session')).json.events.map((event: { event: string }) => event.event);
+    assert.equal(events.at(-1), `ID replaced at password change (was ${before.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`);
+  });
+});
