@@ -22,11 +22,12 @@ import { Router } from './router.ts';
 import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
 import { pageRoutes } from './routes/pages.ts';
+import { clientAddress, cookieSettings, parseTarget } from './request-info.ts';
 import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
 import { KeyedLock } from './sessions/lock.ts';
 import { RequestSession } from './sessions/session.ts';
-import type { CookieSettings, SessionDeps } from './sessions/session.ts';
+import type { SessionDeps } from './sessions/session.ts';
 import { Sweeper } from './sessions/sweeper.ts';
 import { isFresh, loadStaticFiles } from './static-files.ts';
 import type { StaticFile } from './static-files.ts';
@@ -266,60 +267,6 @@ function sendError(ctx: Context, error: unknown, logger: Logger): void {
 }
 
 const lowerSecurityHeaders = Object.fromEntries(Object.keys(SECURITY_HEADERS).map((name) => [name.toLowerCase(), true]));
-
-/**
- * parseTarget splits the request target into path and query, without
- * decoding: routes and static files are matched on the exact raw path, so
- * `%2e%2e`, `..;/` or a NUL simply match nothing. Absolute-form targets
- * (`GET http://host/path`) are accepted as RFC 9112 requires.
- */
-function parseTarget(target: string): { path: string; query: URLSearchParams } | null {
-  let raw = target;
-  if (!raw.startsWith('/')) {
-    if (!/^https?:\/\//i.test(raw)) return null;
-    try {
-      const url = new URL(raw);
-      raw = url.pathname + url.search;
-    } catch {
-      return null;
-    }
-  }
-  const question = raw.indexOf('?');
-  if (question === -1) return { path: raw, query: new URLSearchParams() };
-  return { path: raw.slice(0, question), query: new URLSearchParams(raw.slice(question + 1)) };
-}
-
-/**
- * cookieSettings decides, per request, whether the cookie is Secure. A
- * Secure cookie gets the `__Host-` prefix, which the browser only accepts
- * with Secure, Path=/ and no Domain: no subdomain or plain-HTTP page can
- * overwrite it (a defence against cookie tossing).
- */
-function cookieSettings(req: IncomingMessage, config: Config): CookieSettings {
-  const secure = config.cookieSecure === 'true' || (config.cookieSecure === 'auto' && isHttps(req, config));
-  return secure ? { name: '__Host-sid', secure: true } : { name: 'sid', secure: false };
-}
-
-function isHttps(req: IncomingMessage, config: Config): boolean {
-  if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
-  if (!config.trustProxy) return false;
-  const proto = req.headers['x-forwarded-proto'];
-  return typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
-}
-
-/**
- * clientAddress is the peer's address, or with TRUST_PROXY the last entry
- * of X-Forwarded-For: the one our own proxy added. Earlier entries are
- * whatever the client chose to send, so trusting them would let an attacker
- * pick a fresh address for every guess.
- */
-function clientAddress(req: IncomingMessage, config: Config): string {
-  const peer = req.socket.remoteAddress ?? 'unknown';
-  if (!config.trustProxy) return peer;
-  const forwarded = req.headers['x-forwarded-for'];
-  const last = typeof forwarded === 'string' ? forwarded.split(',').at(-1)?.trim() : undefined;
-  return last === undefined || last === '' ? peer : last;
-}
 
 const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
