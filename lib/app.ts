@@ -12,7 +12,7 @@ import type { Config } from './config.ts';
 import { sendJson, send, wantsJson } from './context.ts';
 import type { Context, Handler } from './context.ts';
 import { parseCookies } from './cookies.ts';
-import { nodeFileSystem, tempPathFor } from './file-system.ts';
+import { errorCode, nodeFileSystem, tempPathFor } from './file-system.ts';
 import type { FileSystem } from './file-system.ts';
 import { HttpError } from './http-error.ts';
 import { Logger } from './log.ts';
@@ -87,7 +87,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const publicDir = options.publicDir ?? PUBLIC_DIR;
   const services: Services = {
     config,
-    users: await UserStore.open(config.usersFile),
+    users: await openUsers(config.usersFile),
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
     throttle: options.throttle ?? new LoginThrottle(),
     pages: new Pages(publicDir),
@@ -108,7 +108,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error) => reject(listenError(error, config)));
     server.listen(config.port, config.host, () => resolve());
   });
   const sweeper = new Sweeper({
@@ -152,6 +152,25 @@ export async function prepareSessionsDir(dir: string): Promise<void> {
   } catch (error) {
     throw new ConfigError('SESSIONS_DIR', `${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+}
+
+/** openUsers opens USERS_FILE; a file that cannot be read as accounts stops start-up with one line naming it. */
+async function openUsers(file: string): Promise<UserStore> {
+  try {
+    return await UserStore.open(file);
+  } catch (error) {
+    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${errorCode(error) ?? 'not a Cloakroom users file'})`);
+  }
+}
+
+/** listenError names the setting behind a failed listen, so start-up stops with one line naming HOST or PORT. */
+function listenError(error: unknown, config: Config): unknown {
+  const code = errorCode(error);
+  if (code === 'EADDRINUSE' || code === 'EACCES') return new ConfigError('PORT', `cannot listen on port ${config.port} (${code})`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return new ConfigError('HOST', `cannot listen on ${config.host} (${code})`);
+  }
+  return error;
 }
 
 function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): Router<RouteEntry> {

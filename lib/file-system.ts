@@ -51,15 +51,17 @@ export function tempPathFor(target: string): string {
  *
  * It does not fsync: a power cut may lose the latest write, but never leaves
  * a torn file under the real name (and a torn file would read as "no
- * session" anyway). The temporary file is removed when the rename fails.
+ * session" anyway). The temporary file is removed when the write or the
+ * rename fails: a disk that fills up part-way leaves half a temp file.
  */
 export async function writeFileAtomic(fsys: FileSystem, target: string, contents: string, mode: number): Promise<void> {
   const temp = tempPathFor(target);
-  await fsys.writeFile(temp, contents, { mode, flag: 'wx' });
   try {
+    await fsys.writeFile(temp, contents, { mode, flag: 'wx' });
     await fsys.rename(temp, target);
   } catch (error) {
-    await fsys.unlink(temp).catch(() => undefined);
+    // EEXIST: the name belongs to another writer's file, which is not ours to delete.
+    if (errorCode(error) !== 'EEXIST') await fsys.unlink(temp).catch(() => undefined);
     throw error;
   }
 }

@@ -44,7 +44,8 @@ export class Pages {
   }
 
   render(name: PageName, values: PageValues): string {
-    const message = values.error == null ? undefined : ERROR_MESSAGES[values.error];
+    // Own keys only: `?error=toString` or `__proto__` must not reach Object.prototype.
+    const message = values.error == null || !Object.hasOwn(ERROR_MESSAGES, values.error) ? undefined : ERROR_MESSAGES[values.error];
     const error = message === undefined ? '' : `<p class="form-error" role="alert">${escapeHtml(message)}</p>`;
     return this.#templates
       .get(name)!

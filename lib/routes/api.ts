@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { UserRecord } from '../auth/users.ts';
+import type { UserRecord, UserStore } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import { sendJson } from '../context.ts';
 import type { Context } from '../context.ts';
@@ -25,7 +25,7 @@ export function apiRoutes(services: Services): Route[] {
     const { fields } = await readBody(ctx.req);
     // Stored with the user, not the session: it follows the account into every session.
     const displayName = requireText(fields, 'displayName', 1, DISPLAY_NAME_MAX);
-    const updated = { ...user, displayName };
+    const updated = { ...stillCurrent(users, user), displayName };
     await users.replace(updated);
     ctx.log.step('user', `display name changed in ${path.basename(config.usersFile)} (not in the session)`);
     sendJson(ctx, 200, publicUser(updated));
@@ -50,7 +50,9 @@ export function apiRoutes(services: Services): Route[] {
     }
     throttle.recordSuccess(user.username, ctx.address, ctx.now);
     // A new generation ends every other session of this user at their next request, in O(1).
-    const updated = { ...user, generation: user.generation + 1, password: await hasher.hash(newPassword) };
+    const hash = await hasher.hash(newPassword);
+    const current = stillCurrent(users, user);
+    const updated = { ...current, generation: current.generation + 1, password: hash };
     await users.replace(updated);
     ctx.user = updated;
     await ctx.session.renew(updated.generation, 'password change');
@@ -104,6 +106,19 @@ export function apiRoutes(services: Services): Route[] {
 function requireUser(ctx: Context): UserRecord {
   if (ctx.user === null) throw new HttpError(401, 'not_signed_in', 'Sign in first.');
   return ctx.user;
+}
+
+/**
+ * stillCurrent re-reads the signed-in account after a slow step (a trickled
+ * body, a hash). Writing back the copy taken when the request began would
+ * undo a password change made meanwhile: the old password would work again
+ * and the sessions the change ended (a thief's among them) would come back.
+ * A new generation means this session ended while it waited: 401.
+ */
+function stillCurrent(users: UserStore, user: UserRecord): UserRecord {
+  const current = users.find(user.username);
+  if (current === null || current.generation !== user.generation) throw new HttpError(401, 'not_signed_in', 'Sign in first.');
+  return current;
 }
 
 function publicUser(user: UserRecord): { username: string; displayName: string; createdAt: string } {

@@ -86,7 +86,14 @@ export function authRoutes(services: Services): Route[] {
 /** upgradeHash re-hashes a password whose stored parameters differ from the configured ones (the cost was raised). */
 async function upgradeHash(services: Services, user: UserRecord, password: string): Promise<UserRecord> {
   if (!services.hasher.needsRehash(user.password)) return user;
-  const upgraded = { ...user, password: await services.hasher.hash(password) };
+  const hash = await services.hasher.hash(password);
+  // The hash is slow: a password change may have landed meanwhile. Writing the
+  // stale copy back would restore the old password and revive the sessions the
+  // change ended, so keep the change; this sign-in keeps its stale generation
+  // and so ends at its next request.
+  const current = services.users.find(user.username);
+  if (current === null || current.generation !== user.generation || current.password.hash !== user.password.hash) return user;
+  const upgraded = { ...current, password: hash };
   await services.users.replace(upgraded);
   return upgraded;
 }

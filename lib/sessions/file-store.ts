@@ -95,8 +95,11 @@ export class FileSessionStore implements SessionStore {
   async update(id: string, record: SessionRecord): Promise<boolean> {
     const fileName = this.fileNameFor(id);
     // Update, never resurrect: if the file is gone (logout, sweeper), stay gone.
-    // Writers of one ID are serialised by the caller, so nothing in this
-    // process can delete it between this check and the rename below.
+    // Writers of one ID, logout included, are serialised by the caller, so no
+    // logout can slip in between this check and the rename below. The
+    // sweeper does not take that lock: a session that expires in the very
+    // milliseconds of an update can be written back, but only by a request
+    // that found it alive, never after a logout.
     if (this.#statOrNull(path.join(this.#dir, fileName), 'update') === null) return false;
     await this.#write(fileName, record, 'update');
     return true;

@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Client, makeDirs, register, TEST_SCRYPT_COST } from '../helpers.ts';
+import type { Dirs } from '../helpers.ts';
+import { answerOf, RawExchange } from './raw-http.ts';
+
+/** The repository root, where server.ts and node_modules/tsx live. */
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** SPEC.md: a stopped server exits within this long, in-flight requests answered. */
+const SHUTDOWN_DEADLINE_MS = 5_000;
+/** A server that has not started or failed in this long is stuck. */
+const START_DEADLINE_MS = 20_000;
+/** Start-up checks run a few at a time: each is a whole Node process. */
+const PARALLEL_STARTS = 3;
+const LISTENING = /Cloakroom listening on (http:\/\/\S+)/;
+
+/** serverEnv is a complete environment for server.ts: nothing leaks in from the test runner's own variables. */
+function serverEnv(dirs: Dirs, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    // NODE_V8_COVERAGE lets c8 measure the child as well.
+    ['PATH', 'HOME', 'TMPDIR', 'NODE_V8_COVERAGE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
+  );
+  return {
+    ...inherited,
+    PORT: '0',
+    LOG: 'silent',
+    SESSIONS_DIR: dirs.sessionsDir,
+    USERS_FILE: dirs.usersFile,
+    SCRYPT_COST: String(TEST_SCRYPT_COST),
+    ...overrides,
+  };
+}
+
+interface Spawned {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** exited settles with the exit code and signal, or rejects when `deadlineMs` passes first (and kills the process). */
+  exited(deadlineMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** line waits for stdout to show `pattern`, and returns its match. */
+  line(pattern: RegExp): Promise<RegExpMatchArray>;
+}
+
+function spawnServer(t: TestContext, env: NodeJS.ProcessEnv): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: (deadlineMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the server did not exit within ${deadlineMs} ms; stderr: ${stderr}`));
+        }, deadlineMs);
+      });
+      return Promise.race([exit, deadline]).finally(() => clearTimeout(timer));
+    },
+    line: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const match = pattern.exec(stdout);
+          if (match === null) return;
+          child.stdout!.off('data', check);
+          resolve(match);
+        };
+        child.stdout!.on('data', check);
+        exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
+        check();
+      }),
+  };
+}
+
+/** startServer spawns server.ts over `dirs` and waits for its start-up line. */
+async function startServer(t: TestContext, dirs: Dirs): Promise<Spawned & { url: string }> {
+  const spawned = spawnServer(t, serverEnv(dirs));
+  const [, url] = await spawned.line(LISTENING);
+  return { ...spawned, url: url! };
+}
+
+/**
+ * answersNewConnection tells whether a request on a new connection to `url`
+ * gets an answer. A stopping server may still have the kernel complete the
+ * handshake of a connection it will never accept, so "refused" and "closed
+ * unanswered" both count as not answered.
+ */
+async function answersNewConnection(url: string): Promise<boolean> {
+  let exchange: RawExchange;
+  try {
+    exchange = await RawExchange.open(url);
+  } catch {
+    return false;
+  }
+  await exchange.write(`GET /api/me HTTP/1.1\r\nHost: ${new URL(url).host}\r\nConnection: close\r\n\r\n`).catch(() => undefined);
+  return (await exchange.outcome).kind === 'answered';
+}
+
+/** Each variable of SPEC.md's configuration table, with one value that must stop start-up. */
+const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => string | Promise<string>; why: string }> = [
+  { variable: 'PORT', value: () => '70000', why: 'above 65535' },
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): a well-formed address that no machine here has.
+  { variable: 'HOST', value: () => '192.0.2.1', why: 'an address this machine does not have' },
+  { variable: 'SESSIONS_DIR', value: (dirs) => ` ${dirs.sessionsDir} `, why: 'wrapped in spaces' },
+  {
+    variable: 'USERS_FILE',
+    value: async (dirs) => {
+      const directory = path.join(dirs.root, 'a-directory');
+      await mkdir(directory);
+      return directory;
+    },
+    why: 'a directory',
+  },
+  { variable: 'SESSION_IDLE_TIMEOUT', value: () => '0', why: 'zero' },
+  { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: () => '-5', why: 'negative' },
+  { variable: 'SWEEP_INTERVAL', value: () => 'soon', why: 'not a number' },
+  { variable: 'COOKIE_SECURE', value: () => 'yes', why: 'not true, false or auto' },
+  { variable: 'TRUST_PROXY', value: () => '1', why: 'not true or false' },
+  { variable: 'SCRYPT_COST', value: () => '1000', why: 'not a power of two' },
+  { variable: 'LOG', value: () => 'verbose', why: 'not a log mode' },
+];
+
+/** assertStopsNaming runs server.ts with `overrides` and checks it exits 1 with one stderr line naming `variable`. */
+async function assertStopsNaming(t: TestContext, dirs: Dirs, variable: string, overrides: Record<string, string>): Promise<void> {
+  const server = spawnServer(t, serverEnv(dirs, overrides));
+  const { code } = await server.exited(START_DEADLINE_MS);
+  const lines = server.stderr().trimEnd().split('\n');
+  assert.equal(code, 1, `exit code; stderr: ${server.stderr()}`);
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${server.stderr()}`);
+  assert.ok(lines[0]!.startsWith(`${variable}: `), `the line names ${variable}: ${lines[0]}`);
+  assert.doesNotMatch(server.stdout(), LISTENING);
+}
+
+describe('start-up validation', { concurrency: PARALLEL_STARTS }, () => {
+  for (const { variable, value, why } of BAD_VALUES) {
+    it(`exits 1 with one line naming ${variable} when it is ${why}`, async (t) => {
+      const dirs = await makeDirs(t);
+      await assertStopsNaming(t, dirs, variable, { [variable]: await value(dirs) });
+    });
+  }
+
+  it('exits 1 naming SESSIONS_DIR when the directory cannot be created or written', async (t) => {
+    const dirs = await makeDirs(t);
+    // The tests may run as root, whom permissions do not stop: a path below a regular file stops everyone.
+    const plainFile = path.join(dirs.root, 'plain-file');
+    await writeFile(plainFile, '');
+    await assertStopsNaming(t, dirs, 'SESSIONS_DIR', { SESSIONS_DIR: path.join(plainFile, 'sessions') });
+  });
+});
+
+describe('shutdown and restart', () => {
+  it('answers the request in flight at SIGTERM, refuses new connections, and exits 0 within 5 s', async (t) => {
+    const dirs = await makeDirs(t);
+    const server = await startServer(t, dirs);
+    const browser = new Client(server.url);
+    await register(browser, 'leaving');
+
+    const body = JSON.stringify({ item: 'during-shutdown' });
+    const slow = await RawExchange.open(server.url);
+    const interim = slow.interim();
+    await slow.write(
+      [
+        'POST /api/cart HTTP/1.1',
+        `Host: ${new URL(server.url).host}`,
+        `Cookie: sid=${browser.sid}`,
+        'Content-Type: application/json',
+        `Content-Length: ${body.length}`,
+        'Expect: 100-continue',
+        'Connection: close',
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    // 100 Continue: the server has the request in hand before it is told to stop.
+    assert.equal(await interim, 100);
+    await slow.write(body.slice(0, 1));
+
+    const signalled = performance.now();
+    server.child.kill('SIGTERM');
+    await server.line(/SIGTERM: finishing in-flight requests/);
+    assert.equal(await answersNewConnection(server.url), false, 'no new connection is served once stopping');
+    await slow.write(body.slice(1));
+    const answer = await answerOf(slow);
+    const { code, signal } = await server.exited(SHUTDOWN_DEADLINE_MS);
+    const elapsedMs = performance.now() - signalled;
+
+    t.diagnostic(`exited ${elapsedMs.toFixed(0)} ms after SIGTERM`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.body).cart, ['during-shutdown']);
+    assert.equal(code, 0);
+    assert.equal(signal, null);
+    assert.ok(elapsedMs < SHUTDOWN_DEADLINE_MS);
+    assert.equal(server.stderr(), '');
+  });
+
+  it('keeps sessions across a restart: the old cookie still signs in, with its cart', async (t) => {
+    const dirs = await makeDirs(t);
+    const first = await startServer(t, dirs);
+    const before = new Client(first.url);
+    await register(before, 'returning');
+    await before.json('POST', '/api/cart', { item: 'kept-over-restart' });
+    first.child.kill('SIGINT');
+    assert.deepEqual(await first.exited(SHUTDOWN_DEADLINE_MS), { code: 0, signal: null });
+
+    const second = await startServer(t, dirs);
+    const after = new Client(second.url);
+    after.cookies.set('sid', before.sid!);
+    const me = await after.get('/api/me');
+    assert.equal(me.status, 200);
+    assert.equal(me.json.username, 'returning');
+    assert.deepEqual((await after.get('/api/session')).json.data.cart, ['kept-over-restart']);
+    second.child.kill('SIGTERM');
+    assert.deepEqual(await second.exited(SHUTDOWN_DEADLINE_MS), { code: 0, signal: null });
+  });
+});
