@@ -9,7 +9,6 @@ import { ConfigError, loadConfig } from './lib/config.ts';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const app = await startApp(config);
-  process.stdout.write(`Cloakroom listening on ${app.url}\n`);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -26,6 +25,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Printed only once the signal handlers are in place: whoever waits for this line may stop us at once.
+  process.stdout.write(`Cloakroom listening on ${app.url}\n`);
 }
 
 main().catch((error: unknown) => {

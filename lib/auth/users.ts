@@ -66,14 +66,24 @@ export class UserStore {
     const key = keyOf(user.username);
     if (this.#users.has(key)) return false;
     this.#users.set(key, user);
-    await this.#save();
+    await this.#save().catch((error: unknown) => {
+      // Not on disk, so not an account: give the name back and report the failure.
+      if (this.#users.get(key) === user) this.#users.delete(key);
+      throw error;
+    });
     return true;
   }
 
   /** replace swaps in a changed copy of an existing account and saves it. */
   async replace(user: UserRecord): Promise<void> {
-    this.#users.set(keyOf(user.username), user);
-    await this.#save();
+    const key = keyOf(user.username);
+    const previous = this.#users.get(key);
+    this.#users.set(key, user);
+    await this.#save().catch((error: unknown) => {
+      // The change never reached the disk: memory goes back to what the disk holds.
+      if (previous !== undefined && this.#users.get(key) === user) this.#users.set(key, previous);
+      throw error;
+    });
   }
 
   /**

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../lib/config.ts';
+import type { Config } from '../../lib/config.ts';
+
+const CWD = '/srv/cloakroom';
+
+interface ValidCase {
+  variable: string;
+  value: string;
+  field: keyof Config;
+  expected: Config[keyof Config];
+}
+
+interface InvalidCase {
+  variable: string;
+  value: string;
+}
+
+/** assertRefused checks that `value` for `variable` stops start-up with a ConfigError naming the variable. */
+function assertRefused({ variable, value }: InvalidCase): void {
+  assert.throws(
+    () => loadConfig({ [variable]: value }, CWD),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.ok(error.message.startsWith(`${variable}: `), `"${error.message}" does not name ${variable}`);
+      assert.doesNotMatch(error.message, /\n/);
+      return true;
+    },
+  );
+}
+
+describe('loadConfig', () => {
+  it('applies every default of SPEC.md when the environment is empty', () => {
+    assert.deepEqual(loadConfig({}, CWD), {
+      port: 3000,
+      host: '127.0.0.1',
+      sessionsDir: path.join(CWD, 'sessions'),
+      usersFile: path.join(CWD, 'data', 'users.json'),
+      idleTimeoutMs: 1800_000,
+      absoluteTimeoutMs: 28_800_000,
+      sweepIntervalMs: 60_000,
+      cookieSecure: 'auto',
+      trustProxy: false,
+      scryptCost: 131072,
+      log: 'explain',
+    });
+  });
+
+  it('treats an empty variable as unset, so the default applies', () => {
+    const config = loadConfig({ PORT: '', LOG: '', SESSION_IDLE_TIMEOUT: '' }, CWD);
+    assert.equal(config.port, 3000);
+    assert.equal(config.log, 'explain');
+    assert.equal(config.idleTimeoutMs, 1800_000);
+  });
+
+  it('resolves relative paths against the working directory it is given', () => {
+    assert.equal(loadConfig({}).sessionsDir, path.resolve('sessions'));
+  });
+
+  describe('accepts valid values', () => {
+    const cases: ValidCase[] = [
+      { variable: 'PORT', value: '0', field: 'port', expected: 0 },
+      { variable: 'PORT', value: '8080', field: 'port', expected: 8080 },
+      { variable: 'PORT', value: '65535', field: 'port', expected: 65535 },
+      { variable: 'HOST', value: '0.0.0.0', field: 'host', expected: '0.0.0.0' },
+      { variable: 'HOST', value: '::1', field: 'host', expected: '::1' },
+      { variable: 'SESSIONS_DIR', value: '/var/lib/cloakroom', field: 'sessionsDir', expected: '/var/lib/cloakroom' },
+      { variable: 'SESSIONS_DIR', value: 'store', field: 'sessionsDir', expected: path.join(CWD, 'store') },
+      { variable: 'USERS_FILE', value: '/etc/users.json', field: 'usersFile', expected: '/etc/users.json' },
+      { variable: 'USERS_FILE', value: 'u.json', field: 'usersFile', expected: path.join(CWD, 'u.json') },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '60', field: 'idleTimeoutMs', expected: 60_000 },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '0.5', field: 'idleTimeoutMs', expected: 500 },
+      { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: '3600', field: 'absoluteTimeoutMs', expected: 3_600_000 },
+      { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: '2147483', field: 'absoluteTimeoutMs', expected: 2_147_483_000 },
+      { variable: 'SWEEP_INTERVAL', value: '1.25', field: 'sweepIntervalMs', expected: 1250 },
+      { variable: 'COOKIE_SECURE', value: 'true', field: 'cookieSecure', expected: 'true' },
+      { variable: 'COOKIE_SECURE', value: 'false', field: 'cookieSecure', expected: 'false' },
+      { variable: 'COOKIE_SECURE', value: 'auto', field: 'cookieSecure', expected: 'auto' },
+      { variable: 'TRUST_PROXY', value: 'true', field: 'trustProxy', expected: true },
+      { variable: 'TRUST_PROXY', value: 'false', field: 'trustProxy', expected: false },
+      { variable: 'SCRYPT_COST', value: '1024', field: 'scryptCost', expected: 1024 },
+      { variable: 'SCRYPT_COST', value: '16384', field: 'scryptCost', expected: 16384 },
+      { variable: 'SCRYPT_COST', value: '1048576', field: 'scryptCost', expected: 1048576 },
+      { variable: 'LOG', value: 'requests', field: 'log', expected: 'requests' },
+      { variable: 'LOG', value: 'silent', field: 'log', expected: 'silent' },
+      { variable: 'LOG', value: 'explain', field: 'log', expected: 'explain' },
+    ];
+    for (const c of cases) {
+      it(`reads ${c.variable}=${c.value} as ${c.field} ${JSON.stringify(c.expected)}`, () => {
+        assert.equal(loadConfig({ [c.variable]: c.value }, CWD)[c.field], c.expected);
+      });
+    }
+  });
+
+  describe('refuses invalid values with a ConfigError naming the variable', () => {
+    const cases: InvalidCase[] = [
+      { variable: 'PORT', value: 'abc' },
+      { variable: 'PORT', value: '-1' },
+      { variable: 'PORT', value: '65536' },
+      { variable: 'PORT', value: '80.5' },
+      { variable: 'PORT', value: ' 80' },
+      { variable: 'HOST', value: ' localhost' },
+      { variable: 'SESSIONS_DIR', value: 'sessions ' },
+      { variable: 'USERS_FILE', value: ' users.json' },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '0' },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '-5' },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: 'ten' },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '1e3' },
+      { variable: 'SESSION_IDLE_TIMEOUT', value: '2147484' },
+      { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: '0.0' },
+      { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: '30m' },
+      { variable: 'SWEEP_INTERVAL', value: '0' },
+      { variable: 'SWEEP_INTERVAL', value: '.5' },
+      { variable: 'COOKIE_SECURE', value: 'yes' },
+      { variable: 'COOKIE_SECURE', value: 'TRUE' },
+      { variable: 'TRUST_PROXY', value: '1' },
+      { variable: 'TRUST_PROXY', value: 'auto' },
+      { variable: 'SCRYPT_COST', value: '1000' },
+      { variable: 'SCRYPT_COST', value: '512' },
+      { variable: 'SCRYPT_COST', value: '3000' },
+      { variable: 'SCRYPT_COST', value: '2097152' },
+      { variable: 'SCRYPT_COST', value: 'lots' },
+      { variable: 'LOG', value: 'verbose' },
+    ];
+    for (const c of cases) it(`refuses ${c.variable}=${JSON.stringify(c.value)}`, () => assertRefused(c));
+  });
+
+  it('says what is wrong with the value, quoting it', () => {
+    assert.throws(() => loadConfig({ PORT: 'abc' }, CWD), { name: 'ConfigError', message: /PORT: .*"abc"/ });
+    assert.throws(() => loadConfig({ SCRYPT_COST: '3000' }, CWD), { message: /SCRYPT_COST: must be a power of two/ });
+  });
+});

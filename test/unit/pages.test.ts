@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { PUBLIC_DIR } from '../../lib/app.ts';
+import { ERROR_MESSAGES, escapeHtml, Pages } from '../../lib/pages.ts';
+import { makeDirs } from '../helpers.ts';
+
+const TEMPLATE = '<html data-theme="{{theme}}" data-session="{{session}}">{{error}}<input name="next" value="{{next}}"><i>{{theme}}</i></html>';
+
+async function pagesFrom(t: Parameters<typeof makeDirs>[0]): Promise<Pages> {
+  const { root } = await makeDirs(t);
+  const dir = path.join(root, 'public');
+  await mkdir(dir);
+  for (const name of ['login', 'register', 'dashboard', 'profile']) await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
+  return new Pages(dir);
+}
+
+describe('Pages', () => {
+  it('fills every placeholder: theme (each occurrence), session, error and next', async (t) => {
+    const pages = await pagesFrom(t);
+    assert.equal(
+      pages.render('login', { theme: 'dark', session: true, error: 'invalid', next: '/profile' }),
+      `<html data-theme="dark" data-session="yes"><p class="form-error" role="alert">${ERROR_MESSAGES.invalid}</p><input name="next" value="/profile"><i id="login">dark</i></html>`,
+    );
+  });
+
+  it('renders the page it is asked for', async (t) => {
+    const pages = await pagesFrom(t);
+    assert.match(pages.render('profile', { theme: 'light', session: false }), /id="profile"/);
+    assert.match(pages.render('register', { theme: 'light', session: false }), /id="register"/);
+  });
+
+  it('renders nothing for a missing or null error and an absent next', async (t) => {
+    const pages = await pagesFrom(t);
+    const expected = '<html data-theme="light" data-session="no"><input name="next" value=""><i id="dashboard">light</i></html>';
+    assert.equal(pages.render('dashboard', { theme: 'light', session: false }), expected);
+    assert.equal(pages.render('dashboard', { theme: 'light', session: false, error: null }), expected);
+  });
+
+  it('renders nothing for an unknown error code, so the URL cannot put its own text on the page', async (t) => {
+    const pages = await pagesFrom(t);
+    const html = pages.render('login', { theme: 'light', session: false, error: '<script>alert(1)</script>' });
+    assert.doesNotMatch(html, /script|form-error/);
+    for (const inherited of ['toString', '__proto__', 'constructor']) {
+      assert.doesNotMatch(pages.render('login', { theme: 'light', session: false, error: inherited }), /form-error/, inherited);
+    }
+  });
+
+  it('shows each known error code as its message', async (t) => {
+    const pages = await pagesFrom(t);
+    for (const [code, message] of Object.entries(ERROR_MESSAGES)) {
+      assert.ok(pages.render('register', { theme: 'light', session: false, error: code }).includes(escapeHtml(message)), code);
+    }
+  });
+
+  it('escapes next, so it cannot break out of its attribute', async (t) => {
+    const pages = await pagesFrom(t);
+    const html = pages.render('login', { theme: 'light', session: false, next: '/x"><script>alert(1)</script>' });
+    assert.ok(html.includes('value="/x&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;"'), html);
+  });
+
+  it('reads the real templates of public/, which have the placeholders', () => {
+    const pages = new Pages(PUBLIC_DIR);
+    const html = pages.render('login', { theme: 'dark', session: true, error: 'invalid', next: '/profile' });
+    assert.match(html, /data-theme="dark"/);
+    assert.match(html, /data-session="yes"/);
+    assert.match(html, /name="next" value="\/profile"/);
+    assert.ok(html.includes(ERROR_MESSAGES.invalid!));
+    assert.doesNotMatch(html, /\{\{/);
+  });
+
+  it('fails at start-up when a template is missing', async (t) => {
+    const { root } = await makeDirs(t);
+    assert.throws(() => new Pages(root), { code: 'ENOENT' });
+  });
+});
+
+describe('escapeHtml', () => {
+  const cases: Array<[string, string]> = [
+    ['plain text', 'plain text'],
+    ['a & b', 'a &#38; b'],
+    ['<b>', '&#60;b&#62;'],
+    ['"double"', '&#34;double&#34;'],
+    ["'single'", '&#39;single&#39;'],
+    ['&#60;', '&#38;#60;'],
+  ];
+  for (const [input, expected] of cases) it(`escapes ${JSON.stringify(input)}`, () => assert.equal(escapeHtml(input), expected));
+});

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import { newRecord } from '../../lib/sessions/record.ts';
+import type { SessionRecord, Timeouts } from '../../lib/sessions/record.ts';
+import { newSessionId } from '../../lib/sessions/session-id.ts';
+import type { SessionStore } from '../../lib/sessions/store.ts';
+
+/** MakeStore builds a fresh, empty store for one test (on its own temp directory, when it needs one). */
+export type MakeStore = (t: TestContext, timeouts: Timeouts) => Promise<SessionStore>;
+
+const T0 = Date.parse('2026-11-22T03:10:00.000Z');
+const MINUTE = 60_000;
+export const CONTRACT_TIMEOUTS: Timeouts = { idleMs: 30 * MINUTE, absoluteMs: 8 * 60 * MINUTE };
+
+function guestRecord(cart: string[] = ['apple']): SessionRecord {
+  return newRecord(T0, 'created as guest', { cart, theme: 'dark' });
+}
+
+/**
+ * storeContract checks what the comments of SessionStore (lib/sessions/store.ts)
+ * promise, so that every implementation behaves the same: null for "not
+ * there", expired records refused and deleted, update never resurrects,
+ * destroy of nothing is a no-op.
+ */
+export function storeContract(name: string, makeStore: MakeStore): void {
+  describe(`${name} keeps the SessionStore contract`, () => {
+    const make = (t: TestContext): Promise<SessionStore> => makeStore(t, CONTRACT_TIMEOUTS);
+
+    describe('get', () => {
+      it('returns null for an ID that was never stored', async (t) => {
+        assert.equal(await (await make(t)).get(newSessionId(), T0), null);
+      });
+
+      it('returns the record that create stored', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        assert.deepEqual(await store.get(id, T0 + MINUTE), guestRecord());
+      });
+
+      it('keeps records of different IDs apart', async (t) => {
+        const store = await make(t);
+        const [a, b] = [newSessionId(), newSessionId()];
+        await store.create(a, guestRecord(['apple']));
+        await store.create(b, guestRecord(['pear']));
+        assert.deepEqual((await store.get(a, T0))?.data.cart, ['apple']);
+        assert.deepEqual((await store.get(b, T0))?.data.cart, ['pear']);
+      });
+
+      it('returns a live record just before the idle deadline', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        assert.notEqual(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs - 1), null);
+      });
+
+      it('returns null from the idle deadline on, and deletes the expired record', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        assert.equal(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), null);
+        // Deleted, not only hidden: even at a time when it would be live, it is gone.
+        assert.equal(await store.get(id, T0), null);
+        assert.equal(await store.update(id, guestRecord()), false);
+      });
+
+      it('returns null from the absolute deadline on, however recently the record was seen', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        const deadline = T0 + CONTRACT_TIMEOUTS.absoluteMs;
+        await store.create(id, { ...guestRecord(), lastSeenAt: new Date(deadline - 1).toISOString() });
+        assert.notEqual(await store.get(id, deadline - 1), null);
+        assert.equal(await store.get(id, deadline), null);
+        assert.equal(await store.get(id, T0), null);
+      });
+
+      it('is not changed by a caller changing the object it gave to create', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        const record = guestRecord();
+        await store.create(id, record);
+        record.data.cart.push('smuggled');
+        assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+      });
+    });
+
+    describe('update', () => {
+      it('replaces a stored record and returns true', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        const changed = { ...guestRecord(['apple', 'pear']), lastSeenAt: new Date(T0 + MINUTE).toISOString() };
+        assert.equal(await store.update(id, changed), true);
+        assert.deepEqual(await store.get(id, T0 + MINUTE), changed);
+      });
+
+      it('returns false and writes nothing for an ID that was never stored', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        assert.equal(await store.update(id, guestRecord()), false);
+        assert.equal(await store.get(id, T0), null);
+      });
+
+      it('never resurrects a destroyed record', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        await store.destroy(id);
+        assert.equal(await store.update(id, guestRecord(['late write'])), false);
+        assert.equal(await store.get(id, T0), null);
+      });
+    });
+
+    describe('destroy', () => {
+      it('deletes the record', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        await store.destroy(id);
+        assert.equal(await store.get(id, T0), null);
+      });
+
+      it('deletes only its own record', async (t) => {
+        const store = await make(t);
+        const [a, b] = [newSessionId(), newSessionId()];
+        await store.create(a, guestRecord());
+        await store.create(b, guestRecord());
+        await store.destroy(a);
+        assert.notEqual(await store.get(b, T0), null);
+      });
+
+      it('is a no-op for an ID that is not stored, twice over', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.destroy(id);
+        await store.create(id, guestRecord());
+        await store.destroy(id);
+        await store.destroy(id);
+        assert.equal(await store.get(id, T0), null);
+      });
+    });
+  });
+}

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
+import { nodeFileSystem } from '../../lib/file-system.ts';
+import type { FileSystem } from '../../lib/file-system.ts';
+import { FileSessionStore, MAX_SESSION_FILE_BYTES } from '../../lib/sessions/file-store.ts';
+import type { FileStoreOptions } from '../../lib/sessions/file-store.ts';
+import { MemorySessionStore } from '../../lib/sessions/memory-store.ts';
+import { newRecord } from '../../lib/sessions/record.ts';
+import type { SessionRecord } from '../../lib/sessions/record.ts';
+import { newSessionId } from '../../lib/sessions/session-id.ts';
+import { StoreError } from '../../lib/sessions/store.ts';
+import { makeDirs } from '../helpers.ts';
+import { CONTRACT_TIMEOUTS, storeContract } from './session-store-contract.ts';
+
+storeContract('FileSessionStore', async (t, timeouts) => {
+  const { sessionsDir } = await makeDirs(t);
+  await mkdir(sessionsDir);
+  return new FileSessionStore({ dir: sessionsDir, timeouts });
+});
+
+storeContract('MemorySessionStore', async (_t, timeouts) => new MemorySessionStore(timeouts));
+
+const T0 = Date.parse('2026-11-22T03:10:00.000Z');
+const FILE_MODE_BITS = 0o777;
+
+interface Corruption {
+  fileName: string;
+  reason: string;
+}
+
+/** fileStore makes a FileSessionStore over a fresh temp directory, recording onCorrupt calls. */
+async function fileStore(t: TestContext, options: Partial<FileStoreOptions> = {}) {
+  const { sessionsDir } = await makeDirs(t);
+  await mkdir(sessionsDir, { mode: 0o700 });
+  const corrupt: Corruption[] = [];
+  const store = new FileSessionStore({
+    dir: sessionsDir,
+    timeouts: CONTRACT_TIMEOUTS,
+    onCorrupt: (fileName, reason) => corrupt.push({ fileName, reason }),
+    ...options,
+  });
+  return { store, dir: sessionsDir, corrupt };
+}
+
+/** countingFs is the real file system, counting readFile calls. */
+function countingFs(): FileSystem & { reads: number } {
+  const counted = { ...nodeFileSystem, reads: 0 } as FileSystem & { reads: number };
+  counted.readFile = ((...args: Parameters<typeof nodeFileSystem.readFile>) => {
+    counted.reads += 1;
+    return nodeFileSystem.readFile(...args);
+  }) as typeof nodeFileSystem.readFile;
+  return counted;
+}
+
+/** failingFs is the real file system except that `method` fails with `code`. */
+function failingFs(method: keyof FileSystem, code: string): FileSystem {
+  const error = Object.assign(new Error(`${code}: simulated`), { code });
+  const fail = method === 'statSync' ? () => { throw error; } : async () => Promise.reject(error);
+  return { ...nodeFileSystem, [method]: fail };
+}
+
+function guestRecord(cart: string[] = ['apple']): SessionRecord {
+  return newRecord(T0, 'created as guest', { cart, theme: null });
+}
+
+describe('FileSessionStore on disk', () => {
+  it('names the file after the hex SHA-256 of the ID', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    const expected = `${createHash('sha256').update(id).digest('hex')}.json`;
+    assert.equal(store.fileNameFor(id), expected);
+    assert.deepEqual(await readdir(dir), [expected]);
+  });
+
+  it('writes the file with mode 0600', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    assert.equal((await stat(path.join(dir, store.fileNameFor(id)))).mode & FILE_MODE_BITS, 0o600);
+  });
+
+  it('writes pretty-printed JSON with two-space indents', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    const record = guestRecord();
+    await store.create(id, record);
+    assert.equal(await readFile(path.join(dir, store.fileNameFor(id)), 'utf8'), `${JSON.stringify(record, null, 2)}\n`);
+  });
+
+  it('never writes the raw ID, in a file name or in a file', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    await store.update(id, { ...guestRecord(), user: 'alice', generation: 0 });
+    for (const name of await readdir(dir)) {
+      assert.ok(!name.includes(id));
+      assert.ok(!(await readFile(path.join(dir, name), 'utf8')).includes(id));
+    }
+  });
+
+  it('leaves no temporary file behind after create and update', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    await store.update(id, guestRecord(['pear']));
+    assert.deepEqual(await readdir(dir), [store.fileNameFor(id)]);
+  });
+
+  it('replaces the file by rename on update (a new inode), so a reader never sees half a file', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    const file = path.join(dir, store.fileNameFor(id));
+    const before = await stat(file);
+    await store.update(id, guestRecord(['pear']));
+    assert.notEqual((await stat(file)).ino, before.ino);
+  });
+
+  it('deletes the file of a record that get finds expired', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    assert.equal(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), null);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('deletes the file on destroy', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    await store.destroy(id);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('returns read-only records, so no caller can change the cache', async (t) => {
+    const { store } = await fileStore(t);
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    const record = (await store.get(id, T0))!;
+    assert.throws(() => record.data.cart.push('smuggled'), TypeError);
+    assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+  });
+
+  it('creates the directory again (0700) if it was deleted while running', async (t) => {
+    const { store, dir } = await fileStore(t);
+    await rm(dir, { recursive: true });
+    const id = newSessionId();
+    await store.create(id, guestRecord());
+    assert.equal((await stat(dir)).mode & FILE_MODE_BITS, 0o700);
+    assert.deepEqual(await store.get(id, T0), guestRecord());
+  });
+
+  describe('an unreadable file is "no session"', () => {
+    const cases: Array<{ it: string; contents: string; reason: string }> = [
+      { it: 'a corrupt file', contents: '{"version":1,"createdAt":', reason: 'not a session record' },
+      { it: 'an empty file', contents: '', reason: 'empty' },
+      { it: 'a file of the wrong shape', contents: JSON.stringify({ version: 1, user: 'admin' }), reason: 'not a session record' },
+      { it: 'a file over the size limit', contents: ' '.repeat(MAX_SESSION_FILE_BYTES + 1), reason: `larger than ${MAX_SESSION_FILE_BYTES} bytes` },
+    ];
+    for (const c of cases) {
+      it(`returns null for ${c.it} and reports it once per version of the file`, async (t) => {
+        const { store, dir, corrupt } = await fileStore(t);
+        const id = newSessionId();
+        const fileName = store.fileNameFor(id);
+        await writeFile(path.join(dir, fileName), c.contents, { mode: 0o600 });
+        assert.equal(await store.get(id, T0), null);
+        assert.equal(await store.get(id, T0), null);
+        assert.deepEqual(corrupt, [{ fileName, reason: c.reason }]);
+        // Another version of the file (a new inode, as another writer would make) is judged afresh.
+        const replacement = path.join(dir, 'replacement');
+        await writeFile(replacement, `${c.contents} `);
+        await rename(replacement, path.join(dir, fileName));
+        assert.equal(await store.get(id, T0), null);
+        assert.equal(corrupt.length, 2);
+      });
+    }
+
+    it('returns null for a directory where the file should be', async (t) => {
+      const { store, dir, corrupt } = await fileStore(t);
+      const id = newSessionId();
+      await mkdir(path.join(dir, store.fileNameFor(id)));
+      assert.equal(await store.get(id, T0), null);
+      assert.deepEqual(corrupt.map((c) => c.reason), ['not a regular file']);
+    });
+
+    it('lets a corrupt file be replaced by a good one at sign-in (create)', async (t) => {
+      const { store, dir } = await fileStore(t);
+      const id = newSessionId();
+      await writeFile(path.join(dir, store.fileNameFor(id)), 'garbage');
+      assert.equal(await store.get(id, T0), null);
+      await store.create(id, guestRecord());
+      assert.deepEqual(await store.get(id, T0), guestRecord());
+    });
+  });
+
+  describe('cache coherence: the files are the truth', () => {
+    it('reads an unchanged file only once', async (t) => {
+      const fsys = countingFs();
+      const { store } = await fileStore(t, { fs: fsys });
+      const id = newSessionId();
+      await store.create(id, guestRecord());
+      await store.get(id, T0);
+      await store.get(id, T0);
+      await store.get(id, T0);
+      assert.equal(fsys.reads, 1);
+    });
+
+    it('sees a hand edit on the next get, even one that keeps the size', async (t) => {
+      const { store, dir } = await fileStore(t);
+      const id = newSessionId();
+      await store.create(id, guestRecord(['apple']));
+      assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+      const file = path.join(dir, store.fileNameFor(id));
+      const before = await stat(file);
+      await writeFile(file, (await readFile(file, 'utf8')).replace('"apple"', '"mango"'));
+      // An editor's save moves mtime on; set it explicitly so the test never depends on timestamp resolution.
+      await utimes(file, before.atime, new Date(before.mtimeMs + 1000));
+      assert.equal((await stat(file)).size, before.size);
+      assert.deepEqual((await store.get(id, T0))?.data.cart, ['mango']);
+    });
+
+    it('sees a file replaced by another process on the next get', async (t) => {
+      const { store, dir } = await fileStore(t);
+      const id = newSessionId();
+      await store.create(id, guestRecord(['apple']));
+      await store.get(id, T0);
+      const other = path.join(dir, 'written-elsewhere');
+      await writeFile(other, JSON.stringify({ ...guestRecord(['pear']), user: 'alice', generation: 0 }));
+      await rename(other, path.join(dir, store.fileNameFor(id)));
+      const record = await store.get(id, T0);
+      assert.equal(record?.user, 'alice');
+      assert.deepEqual(record?.data.cart, ['pear']);
+    });
+
+    it('sees a deletion by hand on the next get, and update then does not bring it back', async (t) => {
+      const { store, dir } = await fileStore(t);
+      const id = newSessionId();
+      await store.create(id, guestRecord());
+      assert.notEqual(await store.get(id, T0), null);
+      await unlink(path.join(dir, store.fileNameFor(id)));
+      assert.equal(await store.get(id, T0), null);
+      assert.equal(await store.update(id, guestRecord()), false);
+      assert.deepEqual(await readdir(dir), []);
+    });
+
+    it('keeps at most maxCacheEntries records, dropping the oldest', async (t) => {
+      const fsys = countingFs();
+      const { store } = await fileStore(t, { fs: fsys, maxCacheEntries: 2 });
+      const [a, b, c] = [newSessionId(), newSessionId(), newSessionId()];
+      for (const id of [a, b, c]) await store.create(id, guestRecord());
+      await store.get(a, T0);
+      await store.get(b, T0);
+      assert.equal(fsys.reads, 2);
+      await store.get(a, T0);
+      await store.get(b, T0);
+      assert.equal(fsys.reads, 2, 'a and b are cached');
+      await store.get(c, T0);
+      assert.equal(fsys.reads, 3);
+      await store.get(b, T0);
+      assert.equal(fsys.reads, 3, 'b is still cached');
+      await store.get(a, T0);
+      assert.equal(fsys.reads, 4, 'a was dropped to make room for c');
+    });
+  });
+
+  describe('a failing disk is an error, not "no session"', () => {
+    const cases: Array<{ it: string; method: keyof FileSystem; run: (store: FileSessionStore, id: string) => Promise<unknown>; operation: string }> = [
+      { it: 'get fails when stat fails', method: 'statSync', run: (store, id) => store.get(id, T0), operation: 'read' },
+      { it: 'get fails when the read fails', method: 'readFile', run: (store, id) => store.get(id, T0), operation: 'read' },
+      { it: 'create fails when the write fails', method: 'writeFile', run: (store, id) => store.create(id, guestRecord()), operation: 'create' },
+      { it: 'update fails when stat fails', method: 'statSync', run: (store, id) => store.update(id, guestRecord()), operation: 'update' },
+      { it: 'update fails when the rename fails', method: 'rename', run: (store, id) => store.update(id, guestRecord()), operation: 'update' },
+      { it: 'destroy fails when unlink fails', method: 'unlink', run: (store, id) => store.destroy(id), operation: 'destroy' },
+    ];
+    for (const c of cases) {
+      it(`${c.it}: StoreError (503), and no temporary file is left`, async (t) => {
+        const { store: healthy, dir } = await fileStore(t);
+        const id = newSessionId();
+        await healthy.create(id, guestRecord());
+        const broken = new FileSessionStore({ dir, timeouts: CONTRACT_TIMEOUTS, fs: failingFs(c.method, 'EACCES') });
+        await assert.rejects(c.run(broken, id), (error: unknown) => {
+          assert.ok(error instanceof StoreError);
+          assert.equal(error.status, 503);
+          assert.equal(error.operation, c.operation);
+          assert.equal((error.cause as { code?: string }).code, 'EACCES');
+          return true;
+        });
+        assert.deepEqual(await readdir(dir), [healthy.fileNameFor(id)]);
+        assert.deepEqual(await healthy.get(id, T0), guestRecord());
+      });
+    }
+
+    it('create fails when the directory cannot be made again', async (t) => {
+      const { dir } = await fileStore(t);
+      await rm(dir, { recursive: true });
+      const store = new FileSessionStore({ dir, timeouts: CONTRACT_TIMEOUTS, fs: failingFs('mkdir', 'EACCES') });
+      await assert.rejects(store.create(newSessionId(), guestRecord()), StoreError);
+    });
+
+    it('create fails when the write fails again after making the directory', async (t) => {
+      const { dir } = await fileStore(t);
+      await rm(dir, { recursive: true });
+      const store = new FileSessionStore({ dir, timeouts: CONTRACT_TIMEOUTS, fs: failingFs('writeFile', 'ENOENT') });
+      await assert.rejects(store.create(newSessionId(), guestRecord()), { name: 'StoreError', operation: 'create' });
+    });
+  });
+});
