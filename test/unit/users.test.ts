@@ -5,6 +5,8 @@ import { describe, it } from 'node:test';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import { UserStore } from '../../lib/auth/users.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
+import { nodeFileSystem } from '../../lib/file-system.ts';
+import type { FileSystem } from '../../lib/file-system.ts';
 import { makeDirs } from '../helpers.ts';
 
 const FILE_MODE_BITS = 0o777;
@@ -12,6 +14,17 @@ const HASH: PasswordHash = { algorithm: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2
 
 function user(username: string, overrides: Partial<UserRecord> = {}): UserRecord {
   return { username, displayName: username, createdAt: '2026-11-22T03:10:00.000Z', generation: 0, password: HASH, ...overrides };
+}
+
+/** diskThatFills is the real file system whose writes fail with ENOSPC while `full` is true. */
+function diskThatFills(full: boolean): { full: boolean; fs: FileSystem } {
+  const disk = { full, fs: nodeFileSystem };
+  const writeFile = (async (...args: Parameters<FileSystem['writeFile']>) => {
+    if (disk.full) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+    return nodeFileSystem.writeFile(...args);
+  }) as FileSystem['writeFile'];
+  disk.fs = { ...nodeFileSystem, writeFile };
+  return disk;
 }
 
 describe('UserStore', () => {
@@ -103,5 +116,25 @@ describe('UserStore', () => {
     // A directory where the file should be: reading it fails with EISDIR.
     await mkdir(dirs.usersFile, { recursive: true });
     await assert.rejects(UserStore.open(dirs.usersFile), { code: 'EISDIR' });
+  });
+
+  it('forgets an account whose save failed, so the name is free and nobody can sign in as it', async (t) => {
+    const dirs = await makeDirs(t);
+    const disk = diskThatFills(true);
+    const users = await UserStore.open(dirs.usersFile, disk.fs);
+    await assert.rejects(users.add(user('alice')), { code: 'ENOSPC' });
+    assert.equal(users.find('alice'), null);
+    disk.full = false;
+    assert.equal(await users.add(user('alice')), true);
+  });
+
+  it('puts back the previous account when saving a change fails', async (t) => {
+    const dirs = await makeDirs(t);
+    const disk = diskThatFills(false);
+    const users = await UserStore.open(dirs.usersFile, disk.fs);
+    await users.add(user('alice'));
+    disk.full = true;
+    await assert.rejects(users.replace(user('alice', { generation: 1 })), { code: 'ENOSPC' });
+    assert.equal(users.find('alice')?.generation, 0);
   });
 });
