@@ -40,7 +40,10 @@ export class Pages {
   #templates = new Map<PageName, string>();
 
   constructor(publicDir: string) {
-    for (const name of PAGE_NAMES) this.#templates.set(name, readFileSync(path.join(publicDir, `${name}.html`), 'utf8'));
+    for (const name of PAGE_NAMES) {
+      const template = readFileSync(path.join(publicDir, `${name}.html`), 'utf8');
+      this.#templates.set(name, withPartials(template, publicDir));
+    }
   }
 
   render(name: PageName, values: PageValues): string {
@@ -54,6 +57,17 @@ export class Pages {
       .replaceAll('{{error}}', error)
       .replaceAll('{{next}}', escapeHtml(values.next ?? ''));
   }
+}
+
+/**
+ * withPartials replaces each `{{> name}}` with public/partials/name.html,
+ * once at start-up, so a block that two pages share is written once.
+ * Partial names are letters, digits and hyphens only.
+ */
+function withPartials(template: string, publicDir: string): string {
+  return template.replace(/\{\{> ([a-z0-9-]+)\}\}/g, (_, name: string) =>
+    readFileSync(path.join(publicDir, 'partials', `${name}.html`), 'utf8').trimEnd(),
+  );
 }
 
 /** escapeHtml makes text safe inside HTML text and double-quoted attributes. */

@@ -17,6 +17,15 @@ async function pagesFrom(t: Parameters<typeof makeDirs>[0]): Promise<Pages> {
 }
 
 describe('Pages', () => {
+  it('puts a shared partial in place of {{> name}} once, at start-up', async (t) => {
+    const { root } = await makeDirs(t);
+    const dir = path.join(root, 'public');
+    await mkdir(path.join(dir, 'partials'), { recursive: true });
+    await writeFile(path.join(dir, 'partials', 'shared-block.html'), '<section>{{theme}} block</section>\n');
+    for (const name of ['login', 'register', 'dashboard', 'profile']) await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
+    assert.equal(new Pages(dir).render('login', { theme: 'dark', session: false }), '<main><section>dark block</section></main>');
+  });
+
   it('fills every placeholder: theme (each occurrence), session, error and next', async (t) => {
     const pages = await pagesFrom(t);
     assert.equal(
