@@ -1,6 +1,6 @@
-import { isExpired, parseRecord } from './record.ts';
+import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
-import type { SessionStore } from './store.ts';
+import type { MissReason, SessionStore } from './store.ts';
 
 /**
  * MemorySessionStore keeps sessions in a Map: the simplest store there is,
@@ -19,12 +19,17 @@ export class MemorySessionStore implements SessionStore {
     this.#timeouts = timeouts;
   }
 
-  async get(id: string, now: number): Promise<SessionRecord | null> {
+  async get(id: string, now: number, onMiss: (reason: MissReason) => void = () => undefined): Promise<SessionRecord | null> {
     const text = this.#records.get(id);
-    if (text === undefined) return null;
+    if (text === undefined) {
+      onMiss('not-found');
+      return null;
+    }
     const record = parseRecord(text);
-    if (record === null || isExpired(record, now, this.#timeouts)) {
+    const expiry = record === null ? null : expiryAt(record, now, this.#timeouts);
+    if (record === null || expiry !== null) {
       this.#records.delete(id);
+      onMiss(expiry === null ? 'unreadable' : `expired-${expiry}`);
       return null;
     }
     return record;

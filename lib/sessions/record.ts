@@ -73,10 +73,19 @@ export function expiryTimes(record: SessionRecord, timeouts: Timeouts): { idle: 
   };
 }
 
+/** Expiry names the deadline a session has passed: unused for too long, or simply too old. */
+export type Expiry = 'idle' | 'absolute';
+
+/** expiryAt tells which deadline `record` has reached at `now` (the absolute one first), or null while it is alive. */
+export function expiryAt(record: SessionRecord, now: number, timeouts: Timeouts): Expiry | null {
+  const { idle, absolute } = expiryTimes(record, timeouts);
+  if (now >= absolute) return 'absolute';
+  return now >= idle ? 'idle' : null;
+}
+
 /** isExpired is true once either deadline has been reached at `now`. */
 export function isExpired(record: SessionRecord, now: number, timeouts: Timeouts): boolean {
-  const { idle, absolute } = expiryTimes(record, timeouts);
-  return now >= idle || now >= absolute;
+  return expiryAt(record, now, timeouts) !== null;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { KeyedLock } from './lock.ts';
 import { isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord } from './record.ts';
 import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
-import type { SessionStore } from './store.ts';
+import type { MissReason, SessionStore } from './store.ts';
 
 /**
  * SessionStatus records what a request did to its session, so the cookie is
@@ -20,6 +20,14 @@ export interface CookieSettings {
 }
 
 const SHORT_HASH_LENGTH = 16;
+
+/** What the explain log says when a well-formed cookie finds no live session. */
+const MISS_NARRATION: Readonly<Record<MissReason, string>> = {
+  'not-found': 'no such file (an ID this server never issued, or one that has ended): no session, and the ID is not adopted',
+  unreadable: 'not a session record (corrupt or tampered with): treated as no session',
+  'expired-idle': 'expired, unused for longer than SESSION_IDLE_TIMEOUT: file deleted, no session',
+  'expired-absolute': 'expired, older than SESSION_ABSOLUTE_TIMEOUT: file deleted, no session',
+};
 
 /** ChangeNote describes a change: `narrate` for the explain log, `event` (optional) for the session's own history. */
 export interface ChangeNote {
@@ -92,9 +100,10 @@ export class RequestSession {
       return session;
     }
     narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
-    const record = await deps.store.get(cookieValue, now);
+    let miss: MissReason = 'not-found';
+    const record = await deps.store.get(cookieValue, now, (reason) => (miss = reason));
     if (record === null) {
-      narrate('session', `no live record in ${shortFileName(deps, cookieValue)}: no session (never adopted)`);
+      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[miss]}`);
       return session;
     }
     session.#id = cookieValue;

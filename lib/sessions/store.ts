@@ -1,5 +1,12 @@
 import { HttpError } from '../http-error.ts';
-import type { SessionRecord } from './record.ts';
+import type { Expiry, SessionRecord } from './record.ts';
+
+/**
+ * MissReason says why get() found no live record, so the explain log can
+ * tell a newcomer: no file at all, a file that is not a session record, or
+ * a session that expired (and whose file was deleted on the way).
+ */
+export type MissReason = 'not-found' | 'unreadable' | `expired-${Expiry}`;
 
 /**
  * SessionStore keeps session records by session ID. Implementations:
@@ -16,9 +23,10 @@ export interface SessionStore {
    * get returns the live record stored under `id`, or null when there is
    * none: never stored, deleted, unreadable as a record (corrupt, empty,
    * wrong shape, too large) or expired at `now`. An expired record is
-   * deleted on the way. It throws StoreError only when storage itself fails.
+   * deleted on the way. When it returns null it first tells `onMiss` why,
+   * if given. It throws StoreError only when storage itself fails.
    */
-  get(id: string, now: number): Promise<SessionRecord | null>;
+  get(id: string, now: number, onMiss?: (reason: MissReason) => void): Promise<SessionRecord | null>;
 
   /**
    * create stores a record under a new `id`. Only sign-in and a guest's first

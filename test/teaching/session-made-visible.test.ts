@@ -48,6 +48,24 @@ describe('the explain log narrates a sign-in', () => {
     }
   });
 
+  it('says when a session has expired and that its file was deleted on the spot', async (t) => {
+    let now = Date.parse('2026-11-22T10:00:00.000Z');
+    const blocks: string[] = [];
+    const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
+    const server = await startTestServer(t, { idleTimeoutMs: 20_000 }, { logger, clock: () => now });
+    const browser = server.client();
+    await register(browser, 'alice');
+    const file = `sessions/${storageKey(browser.sid!).slice(0, 16)}….json`;
+    now += 21_000;
+    blocks.length = 0;
+
+    assert.equal((await browser.get('/api/me')).status, 401);
+    assert.match(blocks.join('\n'), new RegExp(`session  ${file}: expired, unused for longer than SESSION_IDLE_TIMEOUT: file deleted, no session`));
+    blocks.length = 0;
+    await browser.get('/api/me');
+    assert.match(blocks.join('\n'), /no such file \(an ID this server never issued, or one that has ended\)/);
+  });
+
   it('says why a malformed cookie is ignored without reading anything', async (t) => {
     const { server, blocks } = await explainedServer(t);
     await server.client().request('GET', '/api/me', undefined, { Cookie: 'sid=../../etc/passwd' });

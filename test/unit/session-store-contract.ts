@@ -48,6 +48,21 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual((await store.get(b, T0))?.data.cart, ['pear']);
       });
 
+      it('tells why it found nothing: no record, or which deadline passed', async (t) => {
+        const store = await make(t);
+        const reasons: string[] = [];
+        const note = (reason: string): void => {
+          reasons.push(reason);
+        };
+        const [idle, old] = [newSessionId(), newSessionId()];
+        await store.create(idle, guestRecord());
+        await store.create(old, { ...guestRecord(), lastSeenAt: new Date(T0 + CONTRACT_TIMEOUTS.absoluteMs - MINUTE).toISOString() });
+        assert.equal(await store.get(newSessionId(), T0, note), null);
+        assert.equal(await store.get(idle, T0 + CONTRACT_TIMEOUTS.idleMs, note), null);
+        assert.equal(await store.get(old, T0 + CONTRACT_TIMEOUTS.absoluteMs, note), null);
+        assert.deepEqual(reasons, ['not-found', 'expired-idle', 'expired-absolute']);
+      });
+
       it('returns a live record just before the idle deadline', async (t) => {
         const store = await make(t);
         const id = newSessionId();

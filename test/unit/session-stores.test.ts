@@ -168,9 +168,11 @@ describe('FileSessionStore on disk', () => {
         const id = newSessionId();
         const fileName = store.fileNameFor(id);
         await writeFile(path.join(dir, fileName), c.contents, { mode: 0o600 });
-        assert.equal(await store.get(id, T0), null);
+        const misses: string[] = [];
+        assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
         assert.equal(await store.get(id, T0), null);
         assert.deepEqual(corrupt, [{ fileName, reason: c.reason }]);
+        assert.deepEqual(misses, ['unreadable']);
         // Another version of the file (a new inode, as another writer would make) is judged afresh.
         const replacement = path.join(dir, 'replacement');
         await writeFile(replacement, `${c.contents} `);
