@@ -2,11 +2,11 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
-import { isExpired, parseRecord } from './record.ts';
+import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { storageKey } from './session-id.ts';
 import { StoreError } from './store.ts';
-import type { SessionStore } from './store.ts';
+import type { MissReason, SessionStore } from './store.ts';
 
 /** SESSION_FILE_MODE: only the server's user may read a session (0600). */
 export const SESSION_FILE_MODE = 0o600;
@@ -33,6 +33,7 @@ export interface FileStoreOptions {
 
 /** A parsed record remembered with the identity of the file version it came from. */
 interface CacheEntry {
+  fileName: string;
   ino: number;
   size: number;
   mtimeMs: number;
@@ -49,6 +50,11 @@ interface CacheEntry {
  * size or times differ from the cached version (an atomic write makes a new
  * inode; a hand edit changes mtime), it is read again. So a file deleted or
  * edited by hand, or by another process, counts from the next request on.
+ *
+ * The cache is keyed by session ID and remembers the file name, so a
+ * session in the cache costs no SHA-256 per request. That puts raw IDs in
+ * this process's memory, where every request's cookie is anyway; they are
+ * still never written to disk.
  */
 export class FileSessionStore implements SessionStore {
   #dir: string;
@@ -68,28 +74,35 @@ export class FileSessionStore implements SessionStore {
 
   /** fileNameFor is where `id` lives, relative to the sessions directory: what the inspector shows. */
   fileNameFor(id: string): string {
-    return `${storageKey(id)}.json`;
+    return this.#cache.get(id)?.fileName ?? `${storageKey(id)}.json`;
   }
 
-  async get(id: string, now: number): Promise<SessionRecord | null> {
+  async get(id: string, now: number, onMiss: (reason: MissReason) => void = () => undefined): Promise<SessionRecord | null> {
     const fileName = this.fileNameFor(id);
     const file = path.join(this.#dir, fileName);
     const stats = this.#statOrNull(file, 'read');
     if (stats === null) {
-      this.#cache.delete(fileName);
+      this.#cache.delete(id);
+      onMiss('not-found');
       return null;
     }
-    const record = await this.#cachedOrRead(fileName, file, stats);
-    if (record === null) return null;
-    if (isExpired(record, now, this.#timeouts)) {
+    const record = await this.#cachedOrRead(id, fileName, file, stats);
+    if (record === null) {
+      onMiss('unreadable');
+      return null;
+    }
+    const expiry = expiryAt(record, now, this.#timeouts);
+    if (expiry !== null) {
+      // Refused on read, even before the sweeper has come by.
       await this.destroy(id);
+      onMiss(`expired-${expiry}`);
       return null;
     }
     return record;
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {
-    await this.#write(this.fileNameFor(id), record, 'create');
+    await this.#write(id, record, 'create');
   }
 
   async update(id: string, record: SessionRecord): Promise<boolean> {
@@ -101,13 +114,13 @@ export class FileSessionStore implements SessionStore {
     // milliseconds of an update can be written back, but only by a request
     // that found it alive, never after a logout.
     if (this.#statOrNull(path.join(this.#dir, fileName), 'update') === null) return false;
-    await this.#write(fileName, record, 'update');
+    await this.#write(id, record, 'update');
     return true;
   }
 
   async destroy(id: string): Promise<void> {
     const fileName = this.fileNameFor(id);
-    this.#cache.delete(fileName);
+    this.#cache.delete(id);
     try {
       await this.#fs.unlink(path.join(this.#dir, fileName));
     } catch (error) {
@@ -125,11 +138,11 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  async #cachedOrRead(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
-    const cached = this.#cache.get(fileName);
+  async #cachedOrRead(id: string, fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
+    const cached = this.#cache.get(id);
     if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
     const record = await this.#read(fileName, file, stats);
-    this.#remember(fileName, { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
+    this.#remember(id, { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
     return record;
   }
 
@@ -153,19 +166,19 @@ export class FileSessionStore implements SessionStore {
   }
 
   /** #remember caches an entry, dropping the least recently stored one when full. */
-  #remember(fileName: string, entry: CacheEntry): void {
-    this.#cache.delete(fileName);
+  #remember(id: string, entry: CacheEntry): void {
+    this.#cache.delete(id);
     if (this.#cache.size >= this.#maxCacheEntries) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);
     }
-    this.#cache.set(fileName, entry);
+    this.#cache.set(id, entry);
   }
 
-  async #write(fileName: string, record: SessionRecord, operation: string): Promise<void> {
-    const file = path.join(this.#dir, fileName);
+  async #write(id: string, record: SessionRecord, operation: string): Promise<void> {
+    const file = path.join(this.#dir, this.fileNameFor(id));
     const contents = `${JSON.stringify(record, null, 2)}\n`;
-    this.#cache.delete(fileName);
+    this.#cache.delete(id);
     try {
       await writeFileAtomic(this.#fs, file, contents, SESSION_FILE_MODE);
     } catch (error) {
