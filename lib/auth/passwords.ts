@@ -1,7 +1,9 @@
-import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { HttpError } from '../http-error.ts';
+import { sharedHashPool } from './hash-pool.ts';
+import type { HashPool } from './hash-pool.ts';
 
 /**
  * PasswordHash is what is stored for a password: the scrypt parameters sit
@@ -30,9 +32,9 @@ const BUSY_RETRY_AFTER_SECONDS = '2';
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 /**
- * DEFAULT_CONCURRENCY: scrypt runs on libuv's thread pool, which file I/O
- * shares. Leave at least one thread for the session files, and run no more
- * hashes than there are cores so the event loop keeps a core to answer on.
+ * DEFAULT_CONCURRENCY: no more hashes at once than there are cores (more
+ * would only take turns), and fewer than libuv's thread pool has threads, as
+ * SPEC.md asks, so hashing can never use more threads than file I/O has.
  */
 export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(THREAD_POOL_SIZE - 1, availableParallelism()));
 
@@ -40,6 +42,8 @@ export interface PasswordHasherOptions {
   cost: number;
   concurrency?: number;
   maxWaiting?: number;
+  /** pool runs the hashes; by default the process's low-priority threads (lib/auth/hash-pool.ts). */
+  pool?: HashPool;
 }
 
 /**
@@ -52,6 +56,7 @@ export class PasswordHasher {
   #cost: number;
   #concurrency: number;
   #maxWaiting: number;
+  #pool: HashPool;
   #active = 0;
   #waiting: Array<() => void> = [];
   #dummy: Promise<PasswordHash> | undefined;
@@ -60,6 +65,12 @@ export class PasswordHasher {
     this.#cost = options.cost;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.#maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
+    this.#pool = options.pool ?? sharedHashPool;
+  }
+
+  /** running is how many hashes are being computed right now: never more than the concurrency. */
+  get running(): number {
+    return this.#active;
   }
 
   /** hash makes a new PasswordHash with a fresh 16-byte salt at the configured cost. */
@@ -99,9 +110,7 @@ export class PasswordHasher {
     try {
       // scrypt needs 128 * N * r bytes; Node refuses above 32 MiB unless maxmem says more.
       const options: ScryptOptions = { ...params, maxmem: 2 * 128 * params.N * params.r * params.p };
-      return await new Promise<Buffer>((resolve, reject) => {
-        scrypt(password.normalize('NFC'), salt, KEY_BYTES, options, (error, key) => (error ? reject(error) : resolve(key)));
-      });
+      return await this.#pool.derive(password.normalize('NFC'), salt, KEY_BYTES, options);
     } finally {
       this.#release();
     }

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { scryptSync } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
+import { HashPool, IDLE_THREAD_MS, LOWEST_PRIORITY } from '../../lib/auth/hash-pool.ts';
+import { PasswordHasher } from '../../lib/auth/passwords.ts';
+import { TEST_SCRYPT_COST } from '../helpers.ts';
+
+const OPTIONS = { N: TEST_SCRYPT_COST, r: 8, p: 1 };
+const SALT = Buffer.from('0123456789abcdef');
+/** Threads of the pools here outlive this file, so no count of threads changes under a test by itself. */
+const LONG_IDLE = { idleMs: 600_000 };
+/** How long a stopping thread may take to report its exit on a loaded machine, and how often to look. */
+const EXIT_PATIENCE_MS = 10_000;
+const EXIT_POLL_MS = 10;
+// In /proc/<pid>/task/<tid>/stat, after the ")" that ends the thread's name, the nice value is the 17th field.
+const NICE_FIELD_AFTER_NAME = 16;
+
+/** niceOf reads the scheduling priority of thread `tid` of this process (Linux). */
+function niceOf(tid: string): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[NICE_FIELD_AFTER_NAME]);
+}
+
+/** niceValues lists the scheduling priority of every thread of this process. */
+function niceValues(): number[] {
+  return readdirSync('/proc/self/task').map(niceOf);
+}
+
+describe('HashPool', () => {
+  it('derives the same key as crypto.scryptSync', async () => {
+    const key = await new HashPool(LONG_IDLE).derive('correct horse battery', SALT, 32, OPTIONS);
+    assert.deepEqual(key, scryptSync('correct horse battery', SALT, 32, OPTIONS));
+  });
+
+  it('rejects what scrypt refuses, and keeps working after', async () => {
+    const pool = new HashPool(LONG_IDLE);
+    await assert.rejects(pool.derive('x', SALT, 32, { ...OPTIONS, N: 1000 }), /scrypt/);
+    assert.equal((await pool.derive('x', SALT, 32, OPTIONS)).length, 32);
+  });
+
+  it('reuses an idle thread, and lets it go once it has been idle for IDLE_THREAD_MS', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pool = new HashPool();
+    await pool.derive('a', SALT, 32, OPTIONS);
+    await pool.derive('b', SALT, 32, OPTIONS);
+    assert.equal(pool.threads, 1);
+    t.mock.timers.tick(IDLE_THREAD_MS - 1);
+    await nextTurn();
+    assert.equal(pool.threads, 1);
+    t.mock.timers.tick(1);
+    // The thread now stops on its own; wait (real time, bounded) for its exit event to arrive.
+    t.mock.timers.reset();
+    const deadline = Date.now() + EXIT_PATIENCE_MS;
+    while (pool.threads > 0 && Date.now() < deadline) await pause(EXIT_POLL_MS);
+    assert.equal(pool.threads, 0);
+    assert.equal((await pool.derive('c', SALT, 32, OPTIONS)).length, 32, 'a new thread is started when needed');
+  });
+
+  it('hashes on threads of the lowest priority, so the event loop always runs first', { skip: process.platform !== 'linux' && 'thread priorities are read from /proc' }, async () => {
+    const before = niceValues().filter((nice) => nice === LOWEST_PRIORITY).length;
+    const pool = new HashPool(LONG_IDLE);
+    await Promise.all([pool.derive('a', SALT, 32, OPTIONS), pool.derive('b', SALT, 32, OPTIONS)]);
+    assert.equal(niceValues().filter((nice) => nice === LOWEST_PRIORITY).length - before, 2);
+    assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
+  });
+});
+
+describe('PasswordHasher on a pool', () => {
+  it('never runs more hashes at once than its concurrency, however many are asked for', async () => {
+    const inner = new HashPool(LONG_IDLE);
+    let running = 0;
+    let most = 0;
+    const counting = {
+      derive: async (...args: Parameters<HashPool['derive']>) => {
+        running += 1;
+        most = Math.max(most, running);
+        try {
+          return await inner.derive(...args);
+        } finally {
+          running -= 1;
+        }
+      },
+    } as HashPool;
+    const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, concurrency: 2, maxWaiting: 20, pool: counting });
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => hasher.hash(`password ${i}`)));
+    assert.equal(results.length, 12);
+    assert.equal(most, 2);
+    assert.equal(hasher.running, 0);
+  });
+});
