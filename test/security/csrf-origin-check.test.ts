@@ -115,6 +115,26 @@ describe('CSRF: unsafe requests from another origin are refused and change nothi
     assert.equal((await guest.get('/api/session')).json.data.cart.length, allowed.length);
   });
 
+  it('lets same-origin sign-in and sign-out through, for every allowed header combination', async () => {
+    const allowed: HeaderCase[] = [
+      ['Sec-Fetch-Site: same-origin', { 'Sec-Fetch-Site': 'same-origin' }],
+      ['Sec-Fetch-Site: none', { 'Sec-Fetch-Site': 'none' }],
+      ['a matching Origin', { Origin: origin }],
+      ['neither header', {}],
+    ];
+    await register(server.client(), 'bob', PASSWORD);
+    for (const [description, headers] of allowed) {
+      const browser = server.client();
+      const login = await send(browser, { method: 'POST', path: '/login', fields: { username: 'bob', password: PASSWORD } }, headers);
+      assert.equal(login.status, 303, `POST /login with ${description}`);
+      assert.equal(login.headers.get('location'), '/dashboard', `POST /login with ${description}`);
+      assert.equal((await browser.get('/api/me')).status, 200, `signed in after POST /login with ${description}`);
+      const logout = await send(browser, { method: 'POST', path: '/logout', fields: {} }, headers);
+      assert.equal(logout.status, 303, `POST /logout with ${description}`);
+      assert.equal((await browser.get('/api/me')).status, 401, `signed out after POST /logout with ${description}`);
+    }
+  });
+
   it('never refuses a safe method, so links from other sites still work', async () => {
     const page = await victim.get('/dashboard', { 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' });
     assert.equal(page.status, 200);
