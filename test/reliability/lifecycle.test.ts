@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { storageKey } from '../../lib/sessions/session-id.ts';
 import { Client, makeDirs, register, TEST_SCRYPT_COST } from '../helpers.ts';
 import type { Dirs } from '../helpers.ts';
 import { answerOf, RawExchange } from './raw-http.ts';
@@ -162,52 +163,62 @@ describe('start-up validation', { concurrency: PARALLEL_STARTS }, () => {
     await writeFile(plainFile, '');
     await assertStopsNaming(t, dirs, 'SESSIONS_DIR', { SESSIONS_DIR: path.join(plainFile, 'sessions') });
   });
+
+  it('exits 1 naming SESSIONS_DIR when the directory exists but refuses files', { skip: process.platform !== 'linux' && 'needs /proc' }, async (t) => {
+    // /proc is a directory that not even root can create files in.
+    await assertStopsNaming(t, await makeDirs(t), 'SESSIONS_DIR', { SESSIONS_DIR: '/proc' });
+  });
 });
 
 describe('shutdown and restart', () => {
-  it('answers the request in flight at SIGTERM, refuses new connections, and exits 0 within 5 s', async (t) => {
-    const dirs = await makeDirs(t);
-    const server = await startServer(t, dirs);
-    const browser = new Client(server.url);
-    await register(browser, 'leaving');
+  for (const stopSignal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`answers the request in flight at ${stopSignal}, writes its change, refuses new connections, and exits 0 within 5 s`, async (t) => {
+      const dirs = await makeDirs(t);
+      const server = await startServer(t, dirs);
+      const browser = new Client(server.url);
+      await register(browser, 'leaving');
 
-    const body = JSON.stringify({ item: 'during-shutdown' });
-    const slow = await RawExchange.open(server.url);
-    const interim = slow.interim();
-    await slow.write(
-      [
-        'POST /api/cart HTTP/1.1',
-        `Host: ${new URL(server.url).host}`,
-        `Cookie: sid=${browser.sid}`,
-        'Content-Type: application/json',
-        `Content-Length: ${body.length}`,
-        'Expect: 100-continue',
-        'Connection: close',
-        '',
-        '',
-      ].join('\r\n'),
-    );
-    // 100 Continue: the server has the request in hand before it is told to stop.
-    assert.equal(await interim, 100);
-    await slow.write(body.slice(0, 1));
+      const body = JSON.stringify({ item: 'during-shutdown' });
+      const slow = await RawExchange.open(server.url);
+      const interim = slow.interim();
+      await slow.write(
+        [
+          'POST /api/cart HTTP/1.1',
+          `Host: ${new URL(server.url).host}`,
+          `Cookie: sid=${browser.sid}`,
+          'Content-Type: application/json',
+          `Content-Length: ${body.length}`,
+          'Expect: 100-continue',
+          'Connection: close',
+          '',
+          '',
+        ].join('\r\n'),
+      );
+      // 100 Continue: the server has the request in hand before it is told to stop.
+      assert.equal(await interim, 100);
+      await slow.write(body.slice(0, 1));
 
-    const signalled = performance.now();
-    server.child.kill('SIGTERM');
-    await server.line(/SIGTERM: finishing in-flight requests/);
-    assert.equal(await answersNewConnection(server.url), false, 'no new connection is served once stopping');
-    await slow.write(body.slice(1));
-    const answer = await answerOf(slow);
-    const { code, signal } = await server.exited(SHUTDOWN_DEADLINE_MS);
-    const elapsedMs = performance.now() - signalled;
+      const signalled = performance.now();
+      server.child.kill(stopSignal);
+      await server.line(new RegExp(`${stopSignal}: finishing in-flight requests`));
+      assert.equal(await answersNewConnection(server.url), false, 'no new connection is served once stopping');
+      await slow.write(body.slice(1));
+      const answer = await answerOf(slow);
+      const { code, signal } = await server.exited(SHUTDOWN_DEADLINE_MS);
+      const elapsedMs = performance.now() - signalled;
 
-    t.diagnostic(`exited ${elapsedMs.toFixed(0)} ms after SIGTERM`);
-    assert.equal(answer.status, 200);
-    assert.deepEqual(JSON.parse(answer.body).cart, ['during-shutdown']);
-    assert.equal(code, 0);
-    assert.equal(signal, null);
-    assert.ok(elapsedMs < SHUTDOWN_DEADLINE_MS);
-    assert.equal(server.stderr(), '');
-  });
+      t.diagnostic(`exited ${elapsedMs.toFixed(0)} ms after ${stopSignal}`);
+      assert.equal(answer.status, 200);
+      assert.deepEqual(JSON.parse(answer.body).cart, ['during-shutdown']);
+      assert.equal(code, 0);
+      assert.equal(signal, null);
+      assert.ok(elapsedMs < SHUTDOWN_DEADLINE_MS);
+      assert.equal(server.stderr(), '');
+      // The change made after the signal is on disk, whole.
+      const stored = JSON.parse(await readFile(path.join(dirs.sessionsDir, `${storageKey(browser.sid!)}.json`), 'utf8'));
+      assert.deepEqual(stored.data.cart, ['during-shutdown']);
+    });
+  }
 
   it('keeps sessions across a restart: the old cookie still signs in, with its cart', async (t) => {
     const dirs = await makeDirs(t);
