@@ -9,10 +9,11 @@
 //   BENCH_DURATION=3 BENCH_ROUNDS=1 node run.mjs   (a quick look)
 //
 // Settings (environment):
-//   BENCH_DURATION        seconds per measurement (10)
+//   BENCH_DURATION        seconds per measurement (10; whole seconds, at least 1)
 //   BENCH_ROUNDS          rounds of the interleaved comparisons (2)
 //   BENCH_WARMUP          seconds of unmeasured load before each measurement (2)
 //   BENCH_CONNECTIONS     concurrent connections (50)
+//   BENCH_RETRIES         extra tries for a measurement disturbed by other work on the server's core (2)
 //   BENCH_TOUCH_DURATION  seconds of load in the touch-counting scenario (10)
 //   BENCH_SWEEP_FILES     session files for the sweeper scenario (100000)
 //   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in
@@ -33,12 +34,12 @@ import * as signIn from './scenarios/sign-in.mjs';
 
 const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn };
 
-function numberFromEnv(name, fallback) {
+function numberFromEnv(name, fallback, { allowZero = false } = {}) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) {
-    console.error(`bench: ${name} must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !allowZero)) {
+    console.error(`bench: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${raw}"`);
     process.exit(1);
   }
   return value;
@@ -78,6 +79,11 @@ function machine() {
   };
 }
 
+/** The 1-minute load average: the machine is shared, and a busy one makes every figure lower. */
+function loadAverage() {
+  return os.loadavg()[0].toFixed(2);
+}
+
 async function main() {
   cleanUpOnExit();
   pinSelf();
@@ -89,6 +95,7 @@ async function main() {
     warmup: numberFromEnv('BENCH_WARMUP', 2),
     connections: Math.round(numberFromEnv('BENCH_CONNECTIONS', 50)),
     touchSeconds: numberFromEnv('BENCH_TOUCH_DURATION', 10),
+    retries: Math.round(numberFromEnv('BENCH_RETRIES', 2, { allowZero: true })),
     sweepFiles: Math.round(numberFromEnv('BENCH_SWEEP_FILES', 100_000)),
     log: (message) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`),
   };
@@ -108,6 +115,8 @@ async function main() {
     seconds: ctx.seconds,
     warmup: ctx.warmup,
     rounds: ctx.rounds,
+    retries: ctx.retries,
+    loadAverageAtStart: loadAverage(),
   };
   ctx.log(`load generator: ${meta.loadGenerator}; ${meta.pinning}`);
 
@@ -123,6 +132,8 @@ async function main() {
     }
   }
 
+  meta.loadAverageAtEnd = loadAverage();
+  meta.minutes = (performance.now() / 60_000).toFixed(1);
   const report = buildReport(meta, results);
   const resultsDir = path.join(BENCH_DIR, 'results');
   mkdirSync(resultsDir, { recursive: true });

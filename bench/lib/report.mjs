@@ -3,6 +3,7 @@
 // verdicts rest on, so a reader can check each verdict against its numbers.
 // Ratios compare servers measured in the same round; a verdict on a ratio
 // uses the mean over rounds and the report shows the range beside it.
+import { DISTURBED_PCT } from './load.mjs';
 import { labelOf, SERVERS } from './servers.mjs';
 
 export const TARGETS = {
@@ -23,6 +24,12 @@ const ms = (n) => n.toFixed(2);
 const x = (n) => `${n.toFixed(2)}×`;
 const mb = (n) => `${n.toFixed(1)} MB`;
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+const pct = (n) => (n === null || n === undefined ? '–' : `${Math.round(n)}%`);
+/** "server / others / steal" shares of the server's core, and the load generator's core. */
+const cpuCell = (cpu) => `${pct(cpu.serverPct)} / ${pct(cpu.othersPct)} / ${pct(cpu.stealPct)} · ${pct(cpu.loadgenPct)} · io ${pct(cpu.ioStallPct)}`;
+const CPU_NOTE = 'CPU: share of the server\'s core used by the server / by anything else (other processes, interrupts) / stolen by the hypervisor · how busy the load generator\'s core was · I/O pressure (share of time some task on the machine waited for the disk, /proc/pressure/io). A server well below 100 % was not the bottleneck of that figure; high I/O pressure slows the scenarios that write files.';
+const retryNote = `A measurement with more than ${DISTURBED_PCT} % of the server's core taken by others (or stolen) is run again on the same server, up to the retry limit; "try N" marks a figure that is the least disturbed of N tries.`;
+const triesNote = (load) => (load.tries > 1 ? ` (try ${load.tries})` : '');
 const range = (values) => (values.length > 1 ? ` (${x(Math.min(...values))}–${x(Math.max(...values))})` : '');
 
 export function buildReport(meta, results) {
@@ -72,7 +79,8 @@ function machineTable(meta) {
     `| peers | express ${meta.versions.express}, express-session ${meta.versions['express-session']}, session-file-store ${meta.versions['session-file-store']} |`,
     `| load generator | ${meta.loadGenerator} |`,
     `| pinning | ${meta.pinning} |`,
-    `| load | ${meta.connections} connections; ${meta.seconds} s per measurement after ${meta.warmup} s of warm-up; ${meta.rounds} round(s), servers fresh per round and interleaved |`,
+    `| load | ${meta.connections} connections; ${meta.seconds} s per measurement after ${meta.warmup} s of warm-up; ${meta.rounds} round(s), servers fresh per round and interleaved; up to ${meta.retries} extra tries for a measurement disturbed by other work on the server\'s core |`,
+    `| machine load | 1-minute load average ${meta.loadAverageAtStart} at the start, ${meta.loadAverageAtEnd} at the end (2 cores; the machine is shared); run took ${meta.minutes} min |`,
     `| Cloakroom settings | LOG=silent, fresh temp SESSIONS_DIR and USERS_FILE per start, SCRYPT_COST=1024 except in the sign-in scenario (default cost) |`,
   ];
   return lines.join('\n');
@@ -86,7 +94,7 @@ function byRound(rows, filter = () => true) {
 }
 
 function loadTable(rows, { withRss = false, withFiles = false } = {}) {
-  const header = ['round', 'server', 'req/s', 'p99 ms', 'non-2xx', 'socket errors', '× raw node:http'];
+  const header = ['round', 'server', 'req/s', 'p99 ms', 'non-2xx', 'socket errors', '× raw node:http', 'CPU'];
   if (withRss) header.push('RSS peak / end');
   if (withFiles) header.push('session files created');
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => ' --- |').join('')}`];
@@ -95,7 +103,7 @@ function loadTable(rows, { withRss = false, withFiles = false } = {}) {
     for (const { key } of SERVERS) {
       const row = round[key];
       if (!row) continue;
-      const cells = [row.round, labelOf(key), int(row.load.rps), ms(row.load.p99Ms), row.load.non2xx, row.load.socketErrors, x(row.load.rps / raw)];
+      const cells = [row.round, labelOf(key), `${int(row.load.rps)}${triesNote(row.load)}`, ms(row.load.p99Ms), row.load.non2xx, row.load.socketErrors, x(row.load.rps / raw), cpuCell(row.load.cpu)];
       if (withRss) cells.push(`${mb(row.rss.peakMb)} / ${mb(row.rss.lastMb)}`);
       if (withFiles) cells.push(row.filesCreated === null ? '–' : `${int(row.filesCreated)} (for ${int(row.load.requests)} answers)`);
       lines.push(`| ${cells.join(' | ')} |`);
@@ -109,10 +117,14 @@ function ratios(rounds, key) {
   return rounds.map((round) => round.cloakroom.load.rps / round[key].load.rps);
 }
 
-function meSection(rows) {
+function meSection({ rows, headerProblems }) {
   const summary = [];
   const text = ['## 1. Signed-in GET /api/me', ''];
   text.push('One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each).', '');
+  text.push(headerProblems.length === 0
+    ? 'Cloakroom\'s answer carried every header SPEC.md asks for (checked before timing).'
+    : `Cloakroom\'s answer lacked headers SPEC.md asks for: ${headerProblems.join('; ')}.`, '');
+  summary.push(['1', 'answers carry all of SPEC.md\'s headers', headerProblems.length === 0 ? 'all present' : headerProblems.join('; '), verdict(headerProblems.length === 0)]);
   for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
     const subset = rows.filter((r) => r.sessions === sessions);
     const rounds = byRound(subset);
@@ -138,7 +150,7 @@ function meSection(rows) {
     text.push(`### ${tag}`, '', loadTable(subset, { withRss: true }), '');
     text.push(`Cloakroom, mean over rounds: ${x(mean(toRaw))} raw node:http, ${x(mean(vsFile))} express-session + session-file-store, ${x(mean(vsMemory))} express-session + MemoryStore.`, '');
   }
-  text.push('non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.', '');
+  text.push('non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.', '', CPU_NOTE, retryNote, '');
   return { rows: summary, text: text.join('\n') };
 }
 
@@ -168,7 +180,7 @@ function createSection(rows) {
   const text = ['## 3. Session creation: guest POST /api/cart with no cookie', ''];
   text.push('Every request creates a session (a file, except for MemoryStore; raw node:http stores nothing and is the ceiling).', '');
   text.push(loadTable(rows, { withFiles: true }), '');
-  text.push(`Cloakroom, mean over rounds: ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Non-2xx + socket errors for Cloakroom: ${bad}.`, '');
+  text.push(`Cloakroom, mean over rounds: ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Non-2xx + socket errors for Cloakroom: ${bad}.`, '', CPU_NOTE, retryNote, '');
   return {
     rows: [['3', `session creation ≥ ${x(TARGETS.creationVsFileStore)} express-session + session-file-store`, `${x(mean(vsFile))}${range(vsFile)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`, verdict(mean(vsFile) >= TARGETS.creationVsFileStore && bad === 0)]],
     text: text.join('\n'),
@@ -181,7 +193,7 @@ function sweepSection(r) {
   const controlGrowth = r.control.peakMb - r.control.rssAtStartMb;
   const liveOk = r.checks.live.every((s) => s === 200);
   const expiredOk = r.checks.expired.every((s) => s === 401);
-  const text = ['## 4. Sweeper: 100 000 session files, half expired', ''];
+  const text = [`## 4. Sweeper: ${int(r.total)} session files, half expired`, ''];
   text.push(
     '| | |',
     '| --- | --- |',
@@ -189,21 +201,22 @@ function sweepSection(r) {
     `| start-up (spawn → listening) | ${int(r.startMs)} ms (empty directory: ${int(r.control.startMs)} ms) |`,
     `| expired files left at the first poll after listening | ${int(r.expiredAtListen ?? 0)} |`,
     `| sweep duration (listening → no expired file left; polled every ${r.pollIntervalMs} ms) | ${r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s` : 'did not finish'} |`,
-    `| /api/me during the sweep (${r.duringSource}) | ${r.during ? `${int(r.during.rps)} req/s, p99 ${ms(r.during.p99Ms)} ms, non-2xx ${r.during.non2xx}` : 'not measured'} |`,
-    `| /api/me after the sweep (same server, same load) | ${int(r.after.rps)} req/s, p99 ${ms(r.after.p99Ms)} ms, non-2xx ${r.after.non2xx} |`,
-    `| /api/me on a fresh server with an empty directory (control) | ${int(r.control.rps)} req/s, p99 ${ms(r.control.p99Ms)} ms |`,
+    `| /api/me during the sweep (${r.duringSource}) | ${r.during ? `${int(r.during.rps)} req/s, p99 ${ms(r.during.p99Ms)} ms (worst slice ${ms(r.during.worstP99Ms)}), non-2xx ${r.during.non2xx}; CPU ${cpuCell(r.during.cpu)}` : 'not measured'} |`,
+    `| /api/me after the sweep (same server, same load) | ${int(r.after.rps)} req/s, p99 ${ms(r.after.p99Ms)} ms (worst slice ${ms(r.after.worstP99Ms)}), non-2xx ${r.after.non2xx}; CPU ${cpuCell(r.after.cpu)} |`,
+    `| /api/me on a fresh server with an empty directory (control, from a cold start) | ${int(r.control.rps)} req/s, p99 ${ms(r.control.p99Ms)} ms (worst slice ${ms(r.control.worstP99Ms)}); CPU ${cpuCell(r.control.cpu)} |`,
     `| RSS at listening → peak during the sweep | ${mb(r.rssAtStartMb)} → ${mb(r.peakDuringMb)} (+${mb(growth)}); after: ${mb(r.rssAfterMb)} |`,
+    `| the same sweep with no load (fresh directory, fresh server) | ${r.alone.sweepDone ? `${r.alone.sweepSeconds.toFixed(2)} s` : 'did not finish'}; RSS ${mb(r.alone.rssAtStartMb)} → peak ${mb(r.alone.peakMb)} (+${mb(r.alone.peakMb - r.alone.rssAtStartMb)}) |`,
     `| RSS growth of the control under the same load | ${mb(r.control.rssAtStartMb)} → ${mb(r.control.peakMb)} (+${mb(controlGrowth)}) |`,
     `| after the sweep | ${int(r.jsonFilesLeft)} session files left (${int(r.live)} live + the bench's own sign-ins), ${r.tempFilesLeft} temp files |`,
     `| surviving sessions (GET /api/session) | live IDs → ${r.checks.live.join(', ')} (want 200); expired IDs → ${r.checks.expired.join(', ')} (want 401) |`,
     '',
   );
-  text.push('The load runs in 1 s wrk slices so that "during" covers only the sweep; the first slice (a cold process) is left out of "during" when there are two or more. RSS growth counts everything from the listening line to the sweep\'s end, the load\'s own growth included (see the control).', '');
+  text.push('The load runs in 1 s wrk slices so that "during" covers only the sweep (p99: the median slice\'s); the first slice (a cold process) is left out of "during" when there are two or more. RSS growth counts everything from the listening line to the sweep\'s end, the load\'s own growth included (see the control).', '', CPU_NOTE, '');
   return {
     rows: [
-      ['4', 'sweep duration (report only)', r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s for ${int(r.expired)} expired of ${int(r.total)}` : 'did not finish', r.sweepDone ? 'info' : '**MISS**'],
+      ['4', 'sweep duration (report only)', r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s under load, ${r.alone.sweepDone ? `${r.alone.sweepSeconds.toFixed(2)} s` : 'unfinished'} without, for ${int(r.expired)} expired of ${int(r.total)}` : 'did not finish', r.sweepDone ? 'info' : '**MISS**'],
       ['4', `/api/me during the sweep ≥ ${x(TARGETS.sweepThroughput)} of after`, ratio === null ? 'not measured' : `${x(ratio)} (${int(r.during.rps)} vs ${int(r.after.rps)} req/s)`, verdict(ratio !== null && ratio >= TARGETS.sweepThroughput)],
-      ['4', `RSS growth during the sweep ≤ ${TARGETS.sweepRssGrowthMb} MB`, `+${mb(growth)} (load alone: +${mb(controlGrowth)})`, verdict(growth <= TARGETS.sweepRssGrowthMb)],
+      ['4', `RSS growth during the sweep ≤ ${TARGETS.sweepRssGrowthMb} MB`, `+${mb(growth)} under load (load alone: +${mb(controlGrowth)}; sweep alone: +${mb(r.alone.peakMb - r.alone.rssAtStartMb)})`, verdict(growth <= TARGETS.sweepRssGrowthMb)],
       ['4', 'sweep keeps live sessions, removes expired ones', `live → ${r.checks.live.join('/')}, expired → ${r.checks.expired.join('/')}`, verdict(liveOk && expiredOk && r.tempFilesLeft === 0)],
     ],
     text: text.join('\n'),
@@ -217,16 +230,21 @@ function signInSection(r) {
     '| | |',
     '| --- | --- |',
     `| sign-ins/s, ${r.concurrency} in flight | ${r.signIns.perSecond.toFixed(2)}/s (${r.signIns.ok} in ${r.signIns.seconds.toFixed(1)} s, mean ${r.signIns.meanMs === null ? '–' : int(r.signIns.meanMs)} ms each; answers ${statuses(r.signIns.statuses)}) |`,
-    `| /api/me alone | ${int(r.quiet.rps)} req/s, p99 ${ms(r.quiet.p99Ms)} ms, non-2xx ${r.quiet.non2xx} |`,
-    `| /api/me with ${r.inFlight} sign-ins in flight | ${int(r.duringSignIns.rps)} req/s, p99 ${ms(r.duringSignIns.p99Ms)} ms, non-2xx ${r.duringSignIns.non2xx} |`,
+    `| /api/me alone | ${int(r.quiet.rps)}${triesNote(r.quiet)} req/s, p99 ${ms(r.quiet.p99Ms)} ms, non-2xx ${r.quiet.non2xx}; CPU ${cpuCell(r.quiet.cpu)} |`,
+    `| /api/me with ${r.inFlight} sign-ins in flight | ${int(r.duringSignIns.rps)} req/s, p99 ${ms(r.duringSignIns.p99Ms)} ms, non-2xx ${r.duringSignIns.non2xx}; CPU ${cpuCell(r.duringSignIns.cpu)} |`,
     `| sign-ins meanwhile | ${r.concurrent.ok} succeeded (${r.concurrent.perSecond.toFixed(2)}/s); answers ${statuses(r.concurrent.statuses)} |`,
+    `| ${r.probe.count} correct sign-ins at once for one account | answers ${statuses(r.probe.statuses)}; Retry-After ${r.probe.retryAfter.length > 0 ? `${r.probe.retryAfter.join(', ')} s` : 'none'} |`,
     '',
-    'A 503 is the bounded hash queue saying it is full (allowed); the client then waits 50 ms before trying again.',
+    `Each of the ${r.inFlight} sign-ins in flight is a different user. A 503 is the bounded hash queue saying it is full (allowed); after a 503 or 429 the client waits 50 ms before trying again.`,
+    '',
+    CPU_NOTE,
+    retryNote,
     '',
   );
   return {
     rows: [
       ['6', 'sign-ins per second at the default cost (report only)', `${r.signIns.perSecond.toFixed(2)}/s with ${r.concurrency} in flight`, 'info'],
+      ['6', `${r.probe.count} correct sign-ins at once for one account (report only)`, statuses(r.probe.statuses), 'info'],
       ['6', `/api/me p99 ≤ ${TARGETS.signInP99Ms} ms while ${r.inFlight} sign-ins run`, `${ms(r.duringSignIns.p99Ms)} ms (alone: ${ms(r.quiet.p99Ms)} ms), non-2xx ${r.duringSignIns.non2xx}`, verdict(r.duringSignIns.p99Ms <= TARGETS.signInP99Ms && r.duringSignIns.non2xx === 0)],
     ],
     text: text.join('\n'),

@@ -7,7 +7,7 @@
 // it is the ceiling. After the load, the session files are counted to check
 // that each answered request really made one.
 import { readdir } from 'node:fs/promises';
-import { runLoad } from '../lib/load.mjs';
+import { measure, runLoad } from '../lib/load.mjs';
 import { SERVERS, start } from '../lib/servers.mjs';
 
 const CART_BODY = JSON.stringify({ item: 'apple' });
@@ -20,10 +20,10 @@ export async function run(ctx) {
       ctx.log(`session creation round ${round}/${ctx.rounds}: ${key}`);
       const server = await start(key);
       try {
-        const load = { url: `${server.url}/api/cart`, method: 'POST', body: CART_BODY, connections: ctx.connections };
+        const load = { url: `${server.url}/api/cart`, method: 'POST', body: CART_BODY, connections: ctx.connections, pid: server.pid };
         await runLoad(ctx.generator, { ...load, seconds: ctx.warmup });
         const filesBefore = await countSessionFiles(server.sessionsDir);
-        const result = await runLoad(ctx.generator, { ...load, seconds: ctx.seconds });
+        const result = await measure(ctx.generator, { ...load, seconds: ctx.seconds }, ctx.retries);
         const files = FILE_BACKED.has(key) ? (await countSessionFiles(server.sessionsDir)) - filesBefore : null;
         rows.push({ round, key, load: result, filesCreated: files });
         ctx.log(`  ${result.rps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, non-2xx ${result.non2xx}, files ${files ?? '-'}`);

@@ -16,7 +16,9 @@
 //
 // RSS is sampled every RSS_SAMPLE_MS. A control run — a fresh Cloakroom on an
 // empty directory under the same load — shows how much RSS the load alone
-// adds, so the sweep's share is visible.
+// adds, so the sweep's share is visible. Finally the same sweep runs once more
+// on a freshly written directory with no load at all, which shows how long
+// the sweep itself takes and what it alone does to RSS.
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,22 +38,34 @@ const MINUTE_MS = 60_000;
 
 export async function run(ctx) {
   const total = ctx.sweepFiles;
-  const dir = makeTempDir('sweep-sessions');
+  const control = await controlRun(ctx);
+  ctx.log(`sweeper control (empty dir): ${control.rps.toFixed(0)} req/s, RSS ${control.rssAtStartMb.toFixed(1)} -> peak ${control.peakMb.toFixed(1)} MB`);
+
+  const { dir, files, writeSeconds } = await freshDirectory(ctx, total);
+  let result;
   try {
-    ctx.log(`sweeper: writing ${total} session files (half expired) to ${dir}`);
-    const writeStarted = performance.now();
-    const files = await writeSessionFiles(dir, total);
-    const writeSeconds = (performance.now() - writeStarted) / 1000;
-    ctx.log(`  written in ${writeSeconds.toFixed(1)} s`);
-
-    const control = await controlRun(ctx);
-    ctx.log(`  control (empty dir): ${control.rps.toFixed(0)} req/s, RSS ${control.rssAtStartMb.toFixed(1)} -> peak ${control.peakMb.toFixed(1)} MB`);
-
-    const result = await sweepRun(ctx, dir, files);
-    return { total, expired: files.expiredNames.size, live: files.liveCount, writeSeconds, control, ...result };
+    result = await sweepRun(ctx, dir, files);
   } finally {
     removeTempDir(dir);
   }
+
+  const second = await freshDirectory(ctx, total);
+  try {
+    const alone = await sweepAlone(ctx, second.dir, second.files);
+    return { total, expired: files.expiredNames.size, live: files.liveCount, writeSeconds, control, ...result, alone };
+  } finally {
+    removeTempDir(second.dir);
+  }
+}
+
+async function freshDirectory(ctx, total) {
+  const dir = makeTempDir('sweep-sessions');
+  ctx.log(`sweeper: writing ${total} session files (half expired) to ${dir}`);
+  const writeStarted = performance.now();
+  const files = await writeSessionFiles(dir, total);
+  const writeSeconds = (performance.now() - writeStarted) / 1000;
+  ctx.log(`  written in ${writeSeconds.toFixed(1)} s`);
+  return { dir, files, writeSeconds };
 }
 
 /** Writes `total` session files, alternating expired and live; returns the expired names and a few IDs of each kind. */
@@ -99,7 +113,7 @@ async function controlRun(ctx) {
   try {
     const rss = sampleRss(server.pid, RSS_SAMPLE_MS);
     const [cookie] = await server.signIn(1);
-    const slices = await runSlices(ctx, server.url, cookie, Math.ceil(ctx.seconds / SLICE_SECONDS));
+    const slices = await runSlices(ctx, server, cookie, Math.ceil(ctx.seconds / SLICE_SECONDS));
     const { peakMb } = rss.stop();
     return { rssAtStartMb: server.rssAtStartMb, peakMb, startMs: server.startMs, ...combine(slices) };
   } finally {
@@ -119,7 +133,7 @@ async function sweepRun(ctx, dir, files) {
     let mixedSlice = null;
     while (poller.doneAt === null && performance.now() - listeningAt < MAX_SWEEP_SECONDS * 1000) {
       const begin = performance.now();
-      const [slice] = await runSlices(ctx, server.url, cookie, 1);
+      const [slice] = await runSlices(ctx, server, cookie, 1);
       if (poller.doneAt === null) duringSlices.push(slice);
       else if (poller.doneAt > begin) mixedSlice = slice;
     }
@@ -129,7 +143,7 @@ async function sweepRun(ctx, dir, files) {
     const peakDuringMb = Math.max(...rssDuring.map((s) => s.mb));
     ctx.log(`  sweep ${sweepDone ? `done ${sweepSeconds.toFixed(2)} s after listening` : 'NOT finished'}; ${duringSlices.length} full slice(s) during it`);
 
-    const afterSlices = await runSlices(ctx, server.url, cookie, Math.ceil(ctx.seconds / SLICE_SECONDS));
+    const afterSlices = await runSlices(ctx, server, cookie, Math.ceil(ctx.seconds / SLICE_SECONDS));
     const { lastMb } = rss.stop();
     const expiredAtListen = poller.firstRemaining;
 
@@ -162,27 +176,64 @@ async function sweepRun(ctx, dir, files) {
   }
 }
 
+/** The same start-up sweep with no load: its own duration and RSS growth. */
+async function sweepAlone(ctx, dir, files) {
+  ctx.log('  starting Cloakroom on a fresh full directory; no load this time');
+  const server = await startCloakroom({ SESSIONS_DIR: dir, SWEEP_INTERVAL: '3600' });
+  const listeningAt = performance.now();
+  const rss = sampleRss(server.pid, RSS_SAMPLE_MS);
+  const poller = pollExpired(dir, files.expiredNames);
+  try {
+    while (poller.doneAt === null && performance.now() - listeningAt < MAX_SWEEP_SECONDS * 1000) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+    }
+    const { peakMb, samples } = rss.stop();
+    const sweepDone = poller.doneAt !== null;
+    const sweepSeconds = sweepDone ? (poller.doneAt - listeningAt) / 1000 : null;
+    ctx.log(`  sweep without load ${sweepDone ? `done ${sweepSeconds.toFixed(2)} s after listening` : 'NOT finished'}`);
+    return { sweepDone, sweepSeconds, expiredAtListen: poller.firstRemaining, rssAtStartMb: server.rssAtStartMb, peakMb, samples: samples.length };
+  } finally {
+    poller.stop();
+    rss.stop();
+    await server.stop();
+  }
+}
+
 /** Runs `count` back-to-back load slices of SLICE_SECONDS; returns their results. */
-async function runSlices(ctx, url, cookie, count) {
+async function runSlices(ctx, server, cookie, count) {
   const slices = [];
   for (let i = 0; i < count; i++) {
-    slices.push(await runLoad(ctx.generator, { url: `${url}/api/me`, cookies: [cookie], connections: ctx.connections, seconds: SLICE_SECONDS }));
+    const load = { url: `${server.url}/api/me`, cookies: [cookie], connections: ctx.connections, seconds: SLICE_SECONDS, pid: server.pid };
+    slices.push(await runLoad(ctx.generator, load));
   }
   return slices;
 }
 
-/** Adds slices up: total requests over total time, worst p99, summed errors. */
+/** Adds slices up: total requests over total time, median and worst p99, summed errors, time-weighted CPU shares. */
 function combine(slices) {
   const requests = slices.reduce((sum, s) => sum + s.requests, 0);
   const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  const cpu = {};
+  for (const field of Object.keys(slices[0].cpu)) {
+    cpu[field] = slices.reduce((sum, s) => sum + (s.cpu[field] ?? 0) * s.seconds, 0) / seconds;
+  }
   return {
+    cpu,
     requests,
     seconds,
     rps: requests / seconds,
-    p99Ms: Math.max(...slices.map((s) => s.p99Ms)),
+    // Percentiles of separate runs cannot be merged: report the median slice's p99 and the worst.
+    p99Ms: median(slices.map((s) => s.p99Ms)),
+    worstP99Ms: Math.max(...slices.map((s) => s.p99Ms)),
     non2xx: slices.reduce((sum, s) => sum + s.non2xx, 0),
     socketErrors: slices.reduce((sum, s) => sum + s.socketErrors, 0),
   };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Polls the directory until no expired file is left; `doneAt` is the first poll that found none. */

@@ -42,7 +42,7 @@ export async function run(ctx) {
       const counter = countRewrites(server.sessionsDir, fileName, filePath);
       await counter.ready;
       const load = await runLoad(ctx.generator, {
-        url: `${server.url}/api/me`, cookies: [cookie], connections: ctx.connections, seconds: ctx.touchSeconds,
+        url: `${server.url}/api/me`, cookies: [cookie], connections: ctx.connections, seconds: ctx.touchSeconds, pid: server.pid,
       });
       await new Promise((resolve) => setTimeout(resolve, TAIL_MS));
       const counts = counter.stop();
