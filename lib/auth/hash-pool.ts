@@ -3,8 +3,13 @@ import { Worker } from 'node:worker_threads';
 
 /** LOWEST_PRIORITY is nice 19: the thread runs only when nothing else on its core wants to. */
 export const LOWEST_PRIORITY = 19;
-/** A thread idle this long exits: each costs about 10 MB, and starting one again takes milliseconds. */
-export const IDLE_THREAD_MS = 10_000;
+/**
+ * IDLE_THREAD_MS: a thread idle this long exits. Each thread holds about
+ * 10 MB; starting one again takes about 25 ms, against some 300 ms for one
+ * hash at the default cost, so threads live through a burst of sign-ins
+ * and are not kept for the quiet hours in between.
+ */
+export const IDLE_THREAD_MS = 2_000;
 
 /**
  * The whole program of a hashing thread, in plain JavaScript so that it

@@ -58,6 +58,8 @@ interface CacheEntry {
  */
 export class FileSessionStore implements SessionStore {
   #dir: string;
+  /** #prefix is the directory with its separator: names are joined by concatenation, on the hot path. */
+  #prefix: string;
   #timeouts: Timeouts;
   #fs: FileSystem;
   #maxCacheEntries: number;
@@ -66,6 +68,7 @@ export class FileSessionStore implements SessionStore {
 
   constructor(options: FileStoreOptions) {
     this.#dir = options.dir;
+    this.#prefix = path.join(options.dir, path.sep);
     this.#timeouts = options.timeouts;
     this.#fs = options.fs ?? nodeFileSystem;
     this.#maxCacheEntries = options.maxCacheEntries ?? DEFAULT_CACHE_ENTRIES;
@@ -79,7 +82,7 @@ export class FileSessionStore implements SessionStore {
 
   async get(id: string, now: number, onMiss: (reason: MissReason) => void = () => undefined): Promise<SessionRecord | null> {
     const fileName = this.fileNameFor(id);
-    const file = path.join(this.#dir, fileName);
+    const file = this.#pathOf(fileName);
     const stats = this.#statOrNull(file, 'read');
     if (stats === null) {
       this.#cache.delete(id);
@@ -113,7 +116,7 @@ export class FileSessionStore implements SessionStore {
     // sweeper does not take that lock: a session that expires in the very
     // milliseconds of an update can be written back, but only by a request
     // that found it alive, never after a logout.
-    if (this.#statOrNull(path.join(this.#dir, fileName), 'update') === null) return false;
+    if (this.#statOrNull(this.#pathOf(fileName), 'update') === null) return false;
     await this.#write(id, record, 'update');
     return true;
   }
@@ -122,10 +125,15 @@ export class FileSessionStore implements SessionStore {
     const fileName = this.fileNameFor(id);
     this.#cache.delete(id);
     try {
-      await this.#fs.unlink(path.join(this.#dir, fileName));
+      await this.#fs.unlink(this.#pathOf(fileName));
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw new StoreError('destroy', error);
     }
+  }
+
+  /** #pathOf is where `fileName` lives; file names are always our own `<64 hex>.json`, never input. */
+  #pathOf(fileName: string): string {
+    return this.#prefix + fileName;
   }
 
   /** #statOrNull is the coherence check: synchronous on purpose, see FileSystem.statSync. */
@@ -176,7 +184,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async #write(id: string, record: SessionRecord, operation: string): Promise<void> {
-    const file = path.join(this.#dir, this.fileNameFor(id));
+    const file = this.#pathOf(this.fileNameFor(id));
     const contents = `${JSON.stringify(record, null, 2)}\n`;
     this.#cache.delete(id);
     try {
