@@ -221,7 +221,7 @@ describe('Cloakroom in a real browser', { skip: browserSkip }, () => {
 });
 
 describe('screenshots for the README', { skip: browserSkip }, () => {
-  it('draws the login page and a lived-in dashboard at desktop and phone sizes into docs/', async (t) => {
+  it('draws the login page, a lived-in dashboard and its session inspector at desktop and phone sizes into docs/', async (t) => {
     const server = await startTestServer(t);
     // A fixed locale and time zone, so the times on the page read the same whoever runs the tests.
     const page = await openPage(t, { viewport: DESKTOP, locale: 'en-US', timezoneId: 'UTC' });
@@ -248,5 +248,11 @@ describe('screenshots for the README', { skip: browserSkip }, () => {
     await page.locator('#rotation-callout').waitFor();
     await page.locator('#idle-countdown', { hasText: 'left' }).waitFor();
     await shoot('dashboard');
+
+    // The inspector, the heart of the dashboard, scrolled to the top of the window.
+    await page.setViewportSize(DESKTOP);
+    await page.locator('#inspector').evaluate((element) => element.scrollIntoView({ block: 'start' }));
+    const png = await page.screenshot({ path: `${DOCS_DIR}inspector-desktop.png`, animations: 'disabled' });
+    assert.deepEqual(pngSize(png), DESKTOP, 'inspector-desktop.png');
   });
 });
