@@ -78,6 +78,8 @@ export function apiRoutes(services: Services): Route[] {
   };
 
   const emptyCart = async (ctx: Context): Promise<void> => {
+    // Nothing in the body is needed, but SPEC.md's body rules (413, 415, 400) hold here too.
+    await readBody(ctx.req);
     // Emptying a cart that does not exist has nothing to keep, so no session is created.
     if (ctx.session.id === null) return sendJson(ctx, 200, { cart: [] });
     const data = await ctx.session.modify({ narrate: 'cart: emptied' }, (current) => ({ ...current, cart: [] }));

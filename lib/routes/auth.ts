@@ -72,6 +72,8 @@ export function authRoutes(services: Services): Route[] {
   };
 
   const logout = async (ctx: Context): Promise<void> => {
+    // Nothing in the body is needed, but SPEC.md's body rules (413, 415, 400) hold here too.
+    await readBody(ctx.req);
     await ctx.session.destroy('logout');
     return wantsJson(ctx.req) ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null) : redirect(ctx, '/login');
   };

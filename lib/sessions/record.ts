@@ -1,3 +1,5 @@
+import { isValidText } from '../validation.ts';
+
 /**
  * A session record is the "coat": everything the server keeps for one
  * session, stored as one pretty-printed JSON file. It never holds the ID.
@@ -137,7 +139,8 @@ function isData(value: unknown): value is SessionData {
     isObject(value) &&
     Array.isArray(value.cart) &&
     value.cart.length <= MAX_CART_ITEMS &&
-    value.cart.every((item) => typeof item === 'string' && item.length <= MAX_CART_ITEM_LENGTH) &&
+    // The same rule as the API's, in code points: an item of 40 emoji is 80 UTF-16 units, and still fine.
+    value.cart.every((item) => isValidText(item, 1, MAX_CART_ITEM_LENGTH)) &&
     (value.theme === null || value.theme === 'light' || value.theme === 'dark')
   );
 }

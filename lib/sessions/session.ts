@@ -64,6 +64,8 @@ export class RequestSession {
   #id: string | null = null;
   #record: SessionRecord | null = null;
   #status: SessionStatus = 'none';
+  /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
+  #cookieSent = false;
 
   private constructor(deps: SessionDeps, now: number, cookie: CookieSettings, narrate: Narrator) {
     this.#deps = deps;
@@ -94,6 +96,7 @@ export class RequestSession {
       narrate('cookie', `no ${cookie.name} cookie: no session`);
       return session;
     }
+    session.#cookieSent = true;
     if (!isWellFormedSessionId(cookieValue)) {
       // Checked before any file is named, so no cookie can steer a path.
       narrate('cookie', `${cookie.name} is not 43 base64url characters: ignored, nothing read`);
@@ -159,16 +162,17 @@ export class RequestSession {
   /**
    * signIn replaces the session ID and marks the session as `user`'s: the
    * defence against session fixation (OWASP Session Management Cheat Sheet,
-   * "Renew the Session ID After Any Privilege Level Change"). Guest data
-   * comes along; the old ID stops working and its file is deleted.
+   * "Renew the Session ID After Any Privilege Level Change"). A guest's
+   * data comes along (and a user's own, signing in again); another user's
+   * never does, as Django flushes a session that changes hands. Either way
+   * the old ID stops working and its file is deleted.
    */
   async signIn(user: string, generation: number): Promise<void> {
-    await this.#replace((old) => ({
-      ...(old ?? newRecord(this.#now, 'created at sign-in')),
-      createdAt: this.#iso(),
-      user,
-      generation,
-    }), 'sign-in');
+    await this.#replace((old) => {
+      const carried = old !== null && (old.user === null || old.user === user);
+      const base = carried ? old : newRecord(this.#now, 'created at sign-in');
+      return { record: { ...base, createdAt: this.#iso(), user, generation }, carried };
+    }, 'sign-in');
   }
 
   /**
@@ -179,16 +183,23 @@ export class RequestSession {
   async renew(generation: number, reason: string): Promise<void> {
     await this.#replace((old) => {
       if (old === null) throw this.#ended();
-      return { ...old, generation };
+      return { record: { ...old, generation }, carried: true };
     }, reason);
   }
 
-  /** destroy deletes the session (logout, or a session whose user's password changed); with no session it does nothing. */
+  /**
+   * destroy deletes the session (logout, or a session whose user's password
+   * changed) and clears the cookie. With no live session there is no file to
+   * delete, but a cookie the request carried is cleared all the same: a
+   * stale one is of no use. Without either it does nothing.
+   */
   async destroy(reason: string): Promise<void> {
     const id = this.#id;
-    if (id === null) return;
-    await this.#deps.lock.run(id, () => this.#deps.store.destroy(id));
-    this.#narrate('file', `deleted ${this.#file(id)} (${reason})`);
+    if (id === null && !this.#cookieSent) return;
+    if (id !== null) {
+      await this.#deps.lock.run(id, () => this.#deps.store.destroy(id));
+      this.#narrate('file', `deleted ${this.#file(id)} (${reason})`);
+    }
     this.#id = null;
     this.#record = null;
     this.#status = 'destroyed';
@@ -225,18 +236,22 @@ export class RequestSession {
     return record.data;
   }
 
-  /** #replace moves the session to a fresh ID, carrying `build(old record)` over, under the old ID's lock. */
-  async #replace(build: (old: SessionRecord | null) => SessionRecord, why: string): Promise<void> {
+  /**
+   * #replace moves the session to a fresh ID under the old ID's lock: `build`
+   * makes the new record from the old one (null when there was none) and
+   * says whether the old data was carried over.
+   */
+  async #replace(build: (old: SessionRecord | null) => { record: SessionRecord; carried: boolean }, why: string): Promise<void> {
     const oldId = this.#id;
     const newId = newSessionId();
     const move = async (): Promise<void> => {
       const old = oldId === null ? null : await this.#deps.store.get(oldId, this.#now);
-      const base = build(old);
+      const { record: base, carried } = build(old);
       let events = base.events;
       if (oldId !== null && old !== null) {
         const event = `ID replaced at ${why} (was ${idPrefix(oldId)}, now ${idPrefix(newId)})`;
         events = withEvent(base.events, this.#now, event);
-        this.#narrate('rotate', `${event}; cart and theme carried over`);
+        this.#narrate('rotate', `${event}; ${carried ? 'cart and theme carried over' : "another user's session: nothing carried over"}`);
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
       await this.#deps.store.create(newId, record);

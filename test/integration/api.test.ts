@@ -254,6 +254,21 @@ describe('POST /api/cart', () => {
     assert.deepEqual(reply.json, { cart: ['a', 'b'.repeat(64)] });
   });
 
+  it('keeps an item of 64 emoji (128 UTF-16 units) through the next read of the session file', async (t) => {
+    const server = await startTestServer(t);
+    const guest = server.client();
+    const emoji = '\u{1F600}'.repeat(64);
+    assert.equal((await guest.json('POST', '/api/cart', { item: emoji })).status, 200);
+    await guest.json('POST', '/api/cart', { item: 'umbrella' });
+    // A new server process reads the file from disk, not from its cache.
+    const fresh = await startTestServer(t, { sessionsDir: server.dirs.sessionsDir, usersFile: server.dirs.usersFile });
+    const reader = fresh.client();
+    reader.cookies.set('sid', guest.sid!);
+    const view = await reader.get('/api/session');
+    assert.equal(view.status, 200);
+    assert.deepEqual(view.json.data.cart, [emoji, 'umbrella']);
+  });
+
   const invalid: Array<[string, unknown]> = [
     ['an empty item', ''],
     ['an item of 65 characters', 'x'.repeat(65)],

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import { HttpError } from '../../lib/http-error.ts';
 import { ERROR_MESSAGES } from '../../lib/pages.ts';
-import { storageKey } from '../../lib/sessions/session-id.ts';
+import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { register, startTestServer, TEST_SCRYPT_COST } from '../helpers.ts';
 import type { Reply, TestServer } from '../helpers.ts';
 
@@ -244,6 +244,22 @@ describe('POST /login', () => {
     assert.equal((await browser.get('/api/me')).status, 401);
   });
 
+  it("never carries one user's cart into another user's session signed in on the same browser", async (t) => {
+    const server = await startTestServer(t);
+    await register(server.client(), 'erin');
+    const browser = server.client();
+    await register(browser, 'dave');
+    await browser.json('POST', '/api/cart', { item: "dave's umbrella" });
+    await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });
+    const view = (await browser.get('/api/session')).json;
+    assert.equal(view.user, 'erin');
+    assert.deepEqual(view.data, { cart: [], theme: null });
+    // Signing in again as the same user keeps the cart, as it does for a guest.
+    await browser.json('POST', '/api/cart', { item: "erin's hat" });
+    await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });
+    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ["erin's hat"]);
+  });
+
   it('answers 429 with Retry-After after 5 failures, even for the right password', async (t) => {
     const server = await withAlice(t);
     for (let i = 0; i < 5; i++) {
@@ -329,6 +345,25 @@ describe('POST /logout', () => {
     assert.equal((await guest.json('POST', '/logout')).status, 204);
     assert.equal(guest.sid, undefined);
     assert.deepEqual(await sessionFiles(server.dirs.sessionsDir), []);
+  });
+
+  it('clears a stale cookie, whose session is already gone, just the same', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    browser.cookies.set('sid', newSessionId());
+    const reply = await browser.form('/logout', {});
+    assert.equal(reply.status, 303);
+    assert.match(reply.headers.get('set-cookie') ?? '', /^sid=; Max-Age=0;/);
+    assert.equal(reply.headers.get('cache-control'), 'no-store');
+  });
+
+  it('answers JSON with 204 when only Accept asks for JSON', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    await register(browser, 'accepting');
+    const reply = await browser.request('POST', '/logout', undefined, { Accept: 'application/json' });
+    assert.equal(reply.status, 204);
+    assert.equal((await browser.get('/api/me')).status, 401);
   });
 
   it('answers a client without a session the same way, setting no cookie', async (t) => {
