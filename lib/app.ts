@@ -6,9 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PasswordHasher } from './auth/passwords.ts';
 import { LoginThrottle } from './auth/throttle.ts';
-import { UserStore } from './auth/users.ts';
+import { DATA_DIR_MODE, UserStore } from './auth/users.ts';
 import { ConfigError } from './config.ts';
 import type { Config } from './config.ts';
+import { declaresTooLargeBody } from './body.ts';
 import { sendJson, send, wantsJson } from './context.ts';
 import type { Context, Handler } from './context.ts';
 import { parseCookies } from './cookies.ts';
@@ -99,12 +100,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     fileNameFor: (id) => store.fileNameFor(id),
   };
   const router = buildRouter(services, loadStaticFiles(publicDir));
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res, { config, services, router, sessionDeps, logger, clock }).catch((error: unknown) => {
       logger.error('unhandled error while answering a request', error);
       if (!res.headersSent) res.writeHead(500, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
       res.end();
     });
+  };
+  const server = http.createServer(onRequest);
+  // A client that sends `Expect: 100-continue` waits to be invited before it
+  // sends the body. Invite only bodies of an allowed size: an oversized one
+  // gets its 413 without ever being sent.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!declaresTooLargeBody(req)) res.writeContinue();
+    onRequest(req, res);
   });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
   await new Promise<void>((resolve, reject) => {
@@ -146,16 +155,32 @@ export async function prepareSessionsDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true, mode: SESSIONS_DIR_MODE });
     await chmod(dir, SESSIONS_DIR_MODE);
-    const probe = tempPathFor(path.join(dir, 'probe'));
-    await writeFile(probe, '', { flag: 'wx', mode: 0o600 });
-    await unlink(probe);
+    await proveWritable(dir);
   } catch (error) {
-    throw new ConfigError('SESSIONS_DIR', `${dir} is not a writable directory (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError('SESSIONS_DIR', `${dir} is not a writable directory (${errorCode(error) ?? 'error'})`);
   }
 }
 
-/** openUsers opens USERS_FILE; a file that cannot be read as accounts stops start-up with one line naming it. */
+/** proveWritable creates and removes a file in `dir`, the one sure test that files can be written there. */
+async function proveWritable(dir: string): Promise<void> {
+  const probe = tempPathFor(path.join(dir, 'probe'));
+  await writeFile(probe, '', { flag: 'wx', mode: 0o600 });
+  await unlink(probe);
+}
+
+/**
+ * openUsers opens USERS_FILE and proves its directory writable (the file
+ * itself appears at the first registration); a file that cannot be read as
+ * accounts, or a place where it could never be written, stops start-up with
+ * one line naming it.
+ */
 async function openUsers(file: string): Promise<UserStore> {
+  try {
+    await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
+    await proveWritable(path.dirname(file));
+  } catch (error) {
+    throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
+  }
   try {
     return await UserStore.open(file);
   } catch (error) {

@@ -35,10 +35,15 @@ export function bodyKind(req: IncomingMessage): BodyKind | null {
  */
 export async function readBody(req: IncomingMessage): Promise<{ kind: BodyKind; fields: Fields }> {
   const kind = bodyKind(req) ?? 'form';
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+  if (declaresTooLargeBody(req)) throw tooLarge();
   const text = await readText(req);
   return { kind, fields: kind === 'json' ? parseJson(text) : parseForm(text) };
+}
+
+/** declaresTooLargeBody is true when Content-Length already says the body is over MAX_BODY_BYTES. */
+export function declaresTooLargeBody(req: IncomingMessage): boolean {
+  const declared = req.headers['content-length'];
+  return declared !== undefined && Number(declared) > MAX_BODY_BYTES;
 }
 
 function tooLarge(): HttpError {

@@ -19,7 +19,8 @@ interface UsersFile {
 }
 
 const USERS_FILE_MODE = 0o600;
-const DATA_DIR_MODE = 0o700;
+/** DATA_DIR_MODE: the directory of USERS_FILE, when Cloakroom creates it, is private to the server (0700). */
+export const DATA_DIR_MODE = 0o700;
 
 /**
  * UserStore holds the accounts in memory and writes the whole USERS_FILE

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import { MAX_BODY_BYTES } from '../../lib/body.ts';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
 import { rawRequest, register, startTestServer, statusOf } from '../helpers.ts';
+import { answerOf, RawExchange } from '../reliability/raw-http.ts';
 import type { Reply } from '../helpers.ts';
 
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
@@ -86,6 +87,35 @@ describe('errors', () => {
     );
     assert.equal(statusOf(raw), 413);
     assert.match(raw, /\r\nConnection: close\r\n/i);
+  });
+
+  it('refuses an oversized body announced with Expect: 100-continue without inviting it: 413, never 100 Continue', async (t) => {
+    const server = await startTestServer(t);
+    const head = `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
+    const raw = await rawRequest(server.url, head);
+    assert.equal(statusOf(raw), 413);
+    assert.doesNotMatch(raw, /100 Continue/);
+    // A body of an allowed size is invited, and then read.
+    const exchange = await RawExchange.open(server.url);
+    const small = JSON.stringify({ item: 'hat' });
+    const interim = exchange.interim();
+    await exchange.write(`POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+    assert.equal(await interim, 100);
+    await exchange.write(small);
+    assert.equal((await answerOf(exchange)).status, 200);
+  });
+
+  it('applies the body rules to POST /logout and DELETE /api/cart too, which need no body: 413, 415', async (t) => {
+    const server = await startTestServer(t);
+    const browser = server.client();
+    await register(browser, 'bodyless');
+    for (const [method, pathname] of [['POST', '/logout'], ['DELETE', '/api/cart']] as const) {
+      const unsupported = await browser.request(method, pathname, 'x', { 'Content-Type': 'text/plain' });
+      assert.equal(unsupported.status, 415, `${method} ${pathname}`);
+      const oversized = await browser.request(method, pathname, 'x'.repeat(MAX_BODY_BYTES + 1), { 'Content-Type': 'application/x-www-form-urlencoded' });
+      assert.equal(oversized.status, 413, `${method} ${pathname}`);
+    }
+    assert.equal((await browser.get('/api/me')).status, 200, 'the refused logouts ended nothing');
   });
 
   it('answers 413 to a chunked body that grows past 16 KiB', async (t) => {
@@ -174,7 +204,8 @@ describe('errors', () => {
 
   it('answers 500 when the users file cannot be written, without a path or stack, and keeps serving', async (t) => {
     const broken = await startTestServer(t);
-    // A regular file where the users file's directory should be: saving the first account fails.
+    // A regular file where the users file's directory was at start-up: saving the first account fails.
+    await rm(path.dirname(broken.dirs.usersFile), { recursive: true });
     await writeFile(path.dirname(broken.dirs.usersFile), '');
     const json = await broken.client().json('POST', '/register', { username: 'alice', password: 'correct horse battery' });
     assert.equal(json.status, 500);

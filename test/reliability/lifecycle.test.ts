@@ -128,6 +128,16 @@ const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => strin
     },
     why: 'a directory',
   },
+  {
+    variable: 'USERS_FILE',
+    value: async (dirs) => {
+      // A directory cannot be made below a regular file, not even by root.
+      const plainFile = path.join(dirs.root, 'plain-file');
+      await writeFile(plainFile, '');
+      return path.join(plainFile, 'users.json');
+    },
+    why: 'in a place where its directory cannot be made',
+  },
   { variable: 'SESSION_IDLE_TIMEOUT', value: () => '0', why: 'zero' },
   { variable: 'SESSION_ABSOLUTE_TIMEOUT', value: () => '-5', why: 'negative' },
   { variable: 'SWEEP_INTERVAL', value: () => 'soon', why: 'not a number' },
