@@ -59,13 +59,14 @@ export class PasswordHasher {
   #pool: HashPool;
   #active = 0;
   #waiting: Array<() => void> = [];
-  #dummy: Promise<PasswordHash> | undefined;
+  #dummy: PasswordHash;
 
   constructor(options: PasswordHasherOptions) {
     this.#cost = options.cost;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.#maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
     this.#pool = options.pool ?? sharedHashPool;
+    this.#dummy = this.#dummyHash();
   }
 
   /** running is how many hashes are being computed right now: never more than the concurrency. */
@@ -88,7 +89,7 @@ export class PasswordHasher {
    * password, so timing does not tell which usernames exist.
    */
   async verify(password: string, stored: PasswordHash | null): Promise<boolean> {
-    const target = stored ?? (await this.#dummyHash());
+    const target = stored ?? this.#dummy;
     const expected = Buffer.from(target.hash, 'base64');
     const actual = await this.#derive(password, Buffer.from(target.salt, 'base64'), target);
     // timingSafeEqual: comparing byte by byte with === would stop at the first difference and leak how much matched.
@@ -100,9 +101,23 @@ export class PasswordHasher {
     return stored.N !== this.#cost || stored.r !== BLOCK_SIZE || stored.p !== PARALLELISM;
   }
 
-  #dummyHash(): Promise<PasswordHash> {
-    this.#dummy ??= this.hash(randomBytes(SALT_BYTES).toString('hex'));
-    return this.#dummy;
+  /**
+   * #dummyHash is what an unknown user's password is checked against: the
+   * configured parameters and a random salt, so the check costs exactly one
+   * scrypt like a real one. Its "hash" is random bytes, not the hash of
+   * anything, because the answer for an unknown user is false regardless;
+   * so making it costs no hashing, and even the first unknown user costs
+   * the same as a wrong password.
+   */
+  #dummyHash(): PasswordHash {
+    return {
+      algorithm: 'scrypt',
+      N: this.#cost,
+      r: BLOCK_SIZE,
+      p: PARALLELISM,
+      salt: randomBytes(SALT_BYTES).toString('base64'),
+      hash: randomBytes(KEY_BYTES).toString('base64'),
+    };
   }
 
   async #derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {

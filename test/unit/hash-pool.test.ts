@@ -67,26 +67,42 @@ describe('HashPool', () => {
   });
 });
 
+/** countingPool wraps a real pool and records every derive it is asked for, and how many run at once. */
+function countingPool(inner: HashPool) {
+  const stats = { calls: 0, running: 0, most: 0 };
+  const pool = {
+    derive: async (...args: Parameters<HashPool['derive']>) => {
+      stats.calls += 1;
+      stats.running += 1;
+      stats.most = Math.max(stats.most, stats.running);
+      try {
+        return await inner.derive(...args);
+      } finally {
+        stats.running -= 1;
+      }
+    },
+  } as HashPool;
+  return { pool, stats };
+}
+
 describe('PasswordHasher on a pool', () => {
+  it('checks an unknown user with exactly one scrypt, from the very first attempt, like a wrong password', async () => {
+    const { pool, stats } = countingPool(new HashPool(LONG_IDLE));
+    const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, pool });
+    assert.equal(await hasher.verify('a guess', null), false);
+    assert.equal(stats.calls, 1);
+    const stored = await hasher.hash('the real one');
+    stats.calls = 0;
+    assert.equal(await hasher.verify('a wrong one', stored), false);
+    assert.equal(stats.calls, 1);
+  });
+
   it('never runs more hashes at once than its concurrency, however many are asked for', async () => {
-    const inner = new HashPool(LONG_IDLE);
-    let running = 0;
-    let most = 0;
-    const counting = {
-      derive: async (...args: Parameters<HashPool['derive']>) => {
-        running += 1;
-        most = Math.max(most, running);
-        try {
-          return await inner.derive(...args);
-        } finally {
-          running -= 1;
-        }
-      },
-    } as HashPool;
-    const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, concurrency: 2, maxWaiting: 20, pool: counting });
+    const { pool, stats } = countingPool(new HashPool(LONG_IDLE));
+    const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, concurrency: 2, maxWaiting: 20, pool });
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => hasher.hash(`password ${i}`)));
     assert.equal(results.length, 12);
-    assert.equal(most, 2);
+    assert.equal(stats.most, 2);
     assert.equal(hasher.running, 0);
   });
 });
