@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import path from 'node:path';
 import { errorCode, nodeFileSystem } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
@@ -11,6 +12,12 @@ export const SWEEP_CONCURRENCY = 8;
 export const STALE_TEMP_MS = 60_000;
 /** Directory entries read from the kernel per batch: the directory is streamed, never loaded whole. */
 const DIR_BUFFER_SIZE = 256;
+/**
+ * READ_NO_FOLLOW opens a file only if it is not a symbolic link (ELOOP
+ * otherwise): a link swapped in between the lstat and the read is still
+ * not followed.
+ */
+const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 export interface SweepResult {
   /** Entries of our own name patterns that were looked at. */
@@ -72,7 +79,7 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
   const stats = await fsys.lstat(file);
   if (!stats.isFile()) return 'keep';
   if (TEMP_FILE_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'temps' : 'keep';
-  const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, 'utf8')) : null;
+  const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
   if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'keep';
   // Unreadable as a session: keep it for a while for whoever wants to look,
   // but not for ever; no live session can be older than the absolute timeout.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -114,6 +114,27 @@ describe('sweep', () => {
     assert.deepEqual((await readdir(dir)).sort(), [link, tempLink].sort());
     assert.deepEqual(await readdir(root), [target]);
     assert.deepEqual(result, { scanned: 2, expired: 0, temps: 0, failed: 0 });
+  });
+
+  it('does not follow a symbolic link swapped in between its lstat and its read', async (t) => {
+    const dir = await sessionsDir(t);
+    const { root } = await makeDirs(t);
+    const now = Date.now();
+    const name = await writeSession(dir, now);
+    const expiredElsewhere = await writeSession(root, now - 10 * timeouts.absoluteMs);
+    const fsys: FileSystem = {
+      ...nodeFileSystem,
+      // The race, made certain: the file is regular when looked at, a link when opened.
+      lstat: (async (...args: Parameters<typeof nodeFileSystem.lstat>) => {
+        const stats = await nodeFileSystem.lstat(...args);
+        await rm(path.join(dir, name));
+        await symlink(path.join(root, expiredElsewhere), path.join(dir, name));
+        return stats;
+      }) as typeof nodeFileSystem.lstat,
+    };
+    const result = await sweep({ dir, now, timeouts, fs: fsys });
+    assert.deepEqual(result, { scanned: 1, expired: 0, temps: 0, failed: 1 });
+    assert.deepEqual(await readdir(dir), [name], 'the link was neither followed to an expired record nor deleted for it');
   });
 
   it('leaves a directory named like a session file alone', async (t) => {
