@@ -84,7 +84,8 @@ function integerIn(env: Env, name: string, fallback: number, min: number, max: n
 function seconds(env: Env, name: string, fallback: number): number {
   const value = raw(env, name);
   if (value === undefined) return fallback * 1000;
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, `must be a number of seconds such as 60 or 0.5, got "${value}"`);
+  // Decimal seconds: 60, 0.5 or .5; no sign, exponent, unit or hex.
+  if (!/^(\d+(\.\d+)?|\.\d+)$/.test(value)) throw new ConfigError(name, `must be a number of seconds such as 60 or 0.5, got "${value}"`);
   const number = Number(value);
   if (number <= 0) throw new ConfigError(name, 'must be more than 0 seconds');
   if (number > MAX_DURATION_SECONDS) throw new ConfigError(name, `must be at most ${MAX_DURATION_SECONDS} seconds`);
