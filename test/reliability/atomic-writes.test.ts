@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FileSessionStore, SESSIONS_DIR_MODE } from '../../lib/sessions/file-store.ts';
+import { FileSessionStore, SESSIONS_DIR_MODE, TEMP_FILE_PATTERN } from '../../lib/sessions/file-store.ts';
 import { newRecord, parseRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId } from '../../lib/sessions/session-id.ts';
 import { makeDirs } from '../helpers.ts';
+import { hookedFs } from './fs-hooks.ts';
 
 const WRITES = 1000;
 const READERS = 4;
@@ -72,5 +73,24 @@ describe('atomic session writes', () => {
     assert.deepEqual(await readdir(dirs.sessionsDir), [store.fileNameFor(id)], 'only the session file remains');
     const final = parseRecord(await readFile(file, 'utf8'));
     assert.deepEqual(final?.data, versionRecord(base, WRITES).data);
+  });
+});
+
+describe('temporary files of atomic writes', () => {
+  it('get a unique name every time, so two writers of one session never share one', async (t) => {
+    const dirs = await makeDirs(t);
+    await mkdir(dirs.sessionsDir, { mode: SESSIONS_DIR_MODE });
+    const temps: string[] = [];
+    const fs = hookedFs({ before: (operation, args) => void (operation === 'writeFile' && temps.push(path.basename(String(args[0])))) });
+    // Two stores on one directory, as two Cloakroom processes would be.
+    const stores = [new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs }), new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs })];
+    const id = newSessionId();
+    const base = newRecord(Date.now(), 'created as guest');
+    await stores[0]!.create(id, base);
+    await Promise.all(Array.from({ length: 20 }, (_, version) => stores[version % 2]!.update(id, versionRecord(base, version + 1))));
+    assert.equal(temps.length, 21);
+    assert.equal(new Set(temps).size, temps.length, 'a temporary name was used twice');
+    for (const name of temps) assert.match(name, TEMP_FILE_PATTERN);
+    assert.deepEqual(await readdir(dirs.sessionsDir), [stores[0]!.fileNameFor(id)]);
   });
 });

@@ -4,6 +4,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { register, startTestServer } from '../helpers.ts';
+import { hookedFs } from '../reliability/fs-hooks.ts';
 import type { TestServer } from '../helpers.ts';
 import { fakeClock, PASSWORD, rawExchange, sessionFileName, snapshotDir, suiteScope } from './support.ts';
 
@@ -114,5 +115,23 @@ describe('cookie → file traversal: only a well-formed ID ever names a session 
     assert.deepEqual(await snapshotDir(root), rootBefore, 'nothing outside sessions/ was written or deleted');
     assert.deepEqual(await snapshotDir(path.join(root, 'data')), dataBefore);
     assert.match(await readFile(path.join(root, 'expired.json'), 'utf8'), /planted by the attacker/);
+  });
+});
+
+describe('a malformed cookie value is checked before the store sees it', () => {
+  it('makes no file-system call at all for values that are not exactly 43 base64url characters', async (t) => {
+    const calls: string[] = [];
+    const server = await startTestServer(t, {}, { fs: hookedFs({ before: (operation) => void calls.push(operation) }) });
+    const id = randomBytes(32).toString('base64url');
+    const malformed = [id.slice(0, 42), `${id}A`, 'short', `${id.slice(0, 42)}.`, `${id.slice(0, 42)}=`, 'A'.repeat(LONG_VALUE_LENGTH)];
+    for (const value of malformed) {
+      calls.length = 0;
+      assert.equal((await meWith(server, value)).status, 401, value.slice(0, 50));
+      assert.deepEqual(calls, [], `${value.slice(0, 50)}: the store was asked about it`);
+    }
+    // The control: a well-formed ID is looked up (and found missing).
+    calls.length = 0;
+    assert.equal((await meWith(server, id)).status, 401);
+    assert.deepEqual(calls, ['statSync']);
   });
 });
