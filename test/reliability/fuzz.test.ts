@@ -372,6 +372,10 @@ describe('bad input at volume', () => {
     t.diagnostic(`${results.length} requests in ${(elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)))}`);
 
     assert.equal(results.length, REQUESTS);
+    // Status 0 (closed unanswered) is allowed: a mutated request whose body never
+    // arrives in full cannot be answered. It cannot hide a failure of ours either:
+    // an error would show in `errors` or as a 5xx in the request log (both checked
+    // below), and a crash would fail the bystander's requests at the end.
     const serverErrors = results.filter(({ status }) => status >= 500 && status !== 503);
     assert.deepEqual(serverErrors, [], 'no 5xx other than 503');
     assert.deepEqual(results.filter(({ status }) => status === -1), [], 'no request may hang');
