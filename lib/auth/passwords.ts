@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { HttpError } from '../http-error.ts';
-import { sharedHashPool } from './hash-pool.ts';
+import { HashThreadError, sharedHashPool } from './hash-pool.ts';
 import type { HashPool } from './hash-pool.ts';
 
 /**
@@ -32,9 +32,10 @@ const BUSY_RETRY_AFTER_SECONDS = '2';
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
 
 /**
- * DEFAULT_CONCURRENCY: no more hashes at once than there are cores (more
- * would only take turns), and fewer than libuv's thread pool has threads, as
- * SPEC.md asks, so hashing can never use more threads than file I/O has.
+ * DEFAULT_CONCURRENCY: no more hashes at once than there are cores, since
+ * more would only take turns on them while each holds its memory (128 MiB at
+ * the default cost); and SPEC.md's bound, fewer than libuv's thread pool has
+ * threads.
  */
 export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(THREAD_POOL_SIZE - 1, availableParallelism()));
 
@@ -126,6 +127,10 @@ export class PasswordHasher {
       // scrypt needs 128 * N * r bytes; Node refuses above 32 MiB unless maxmem says more.
       const options: ScryptOptions = { ...params, maxmem: 2 * 128 * params.N * params.r * params.p };
       return await this.#pool.derive(password.normalize('NFC'), salt, KEY_BYTES, options);
+    } catch (error) {
+      // A hashing thread that died is the server's trouble, and passing: 503, try again (the cause is logged).
+      if (error instanceof HashThreadError) throw busy(error);
+      throw error;
     } finally {
       this.#release();
     }
@@ -136,11 +141,7 @@ export class PasswordHasher {
       this.#active += 1;
       return;
     }
-    if (this.#waiting.length >= this.#maxWaiting) {
-      throw new HttpError(503, 'busy', 'The server is busy signing people in. Please try again in a moment.', {
-        'Retry-After': BUSY_RETRY_AFTER_SECONDS,
-      });
-    }
+    if (this.#waiting.length >= this.#maxWaiting) throw busy();
     // The slot is handed over directly by #release, so #active stays the same.
     await new Promise<void>((resolve) => this.#waiting.push(resolve));
   }
@@ -150,4 +151,13 @@ export class PasswordHasher {
     if (next !== undefined) next();
     else this.#active -= 1;
   }
+}
+
+/** busy is the 503 of a hasher that cannot take more work now, with `cause` for the log. */
+function busy(cause?: Error): HttpError {
+  const error = new HttpError(503, 'busy', 'The server is busy signing people in. Please try again in a moment.', {
+    'Retry-After': BUSY_RETRY_AFTER_SECONDS,
+  });
+  error.cause = cause;
+  return error;
 }

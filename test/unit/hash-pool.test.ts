@@ -3,7 +3,7 @@ import { scryptSync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import { HashPool, IDLE_THREAD_MS, LOWEST_PRIORITY } from '../../lib/auth/hash-pool.ts';
+import { HashPool, HashThreadError, IDLE_THREAD_MS, HASH_THREAD_NICE } from '../../lib/auth/hash-pool.ts';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import { TEST_SCRYPT_COST } from '../helpers.ts';
 
@@ -58,11 +58,39 @@ describe('HashPool', () => {
     assert.equal((await pool.derive('c', SALT, 32, OPTIONS)).length, 32, 'a new thread is started when needed');
   });
 
-  it('hashes on threads of the lowest priority, so the event loop always runs first', { skip: process.platform !== 'linux' && 'thread priorities are read from /proc' }, async () => {
-    const before = niceValues().filter((nice) => nice === LOWEST_PRIORITY).length;
+  it('never hands a hash to a thread that is being retired', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pool = new HashPool();
+    await pool.derive('a', SALT, 32, OPTIONS);
+    // The retire timer fires; the thread's exit is still on its way when the next hash arrives.
+    t.mock.timers.tick(IDLE_THREAD_MS);
+    const key = await pool.derive('b', SALT, 32, OPTIONS);
+    assert.deepEqual(key, scryptSync('b', SALT, 32, OPTIONS));
+  });
+
+  it('rejects with HashThreadError, naming the cause, when the thread dies under a hash', async () => {
+    const crashing = `require('node:worker_threads').parentPort.on('message', () => { throw new Error('out of memory, say'); });`;
+    const pool = new HashPool({ ...LONG_IDLE, source: crashing });
+    await assert.rejects(pool.derive('x', SALT, 32, OPTIONS), (error: unknown) => {
+      assert.ok(error instanceof HashThreadError);
+      assert.match(error.message, /out of memory, say/);
+      return true;
+    });
+    assert.equal(pool.threads, 0, 'the dead thread is gone from the pool');
+  });
+
+  it('turns a dead hashing thread into a 503 for the request, not a 500', async () => {
+    const exiting = `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`;
+    const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, pool: new HashPool({ ...LONG_IDLE, source: exiting }) });
+    await assert.rejects(hasher.hash('correct horse battery'), { status: 503, code: 'busy' });
+    assert.equal(hasher.running, 0, 'its slot is free again');
+  });
+
+  it('hashes on threads of low priority (nice 10), so the event loop runs first', { skip: process.platform !== 'linux' && 'thread priorities are read from /proc' }, async () => {
+    const before = niceValues().filter((nice) => nice === HASH_THREAD_NICE).length;
     const pool = new HashPool(LONG_IDLE);
     await Promise.all([pool.derive('a', SALT, 32, OPTIONS), pool.derive('b', SALT, 32, OPTIONS)]);
-    assert.equal(niceValues().filter((nice) => nice === LOWEST_PRIORITY).length - before, 2);
+    assert.equal(niceValues().filter((nice) => nice === HASH_THREAD_NICE).length - before, 2);
     assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
   });
 });
