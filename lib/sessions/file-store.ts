@@ -90,6 +90,10 @@ export class FileSessionStore implements SessionStore {
       return null;
     }
     const record = await this.#cachedOrRead(id, fileName, file, stats);
+    if (record === GONE) {
+      onMiss('not-found');
+      return null;
+    }
     if (record === null) {
       onMiss('unreadable');
       return null;
@@ -146,22 +150,27 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  async #cachedOrRead(id: string, fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
+  async #cachedOrRead(id: string, fileName: string, file: string, stats: Stats): Promise<SessionRecord | null | typeof GONE> {
     const cached = this.#cache.get(id);
     if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
     const record = await this.#read(fileName, file, stats);
+    if (record === GONE) {
+      this.#cache.delete(id);
+      return GONE;
+    }
     this.#remember(id, { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
     return record;
   }
 
-  async #read(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null> {
+  /** #read parses the file that `stats` describes: a record, null when it is not one, or GONE when it was deleted meanwhile. */
+  async #read(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null | typeof GONE> {
     if (!stats.isFile()) return this.#corrupt(fileName, 'not a regular file');
     if (stats.size > MAX_SESSION_FILE_BYTES) return this.#corrupt(fileName, `larger than ${MAX_SESSION_FILE_BYTES} bytes`);
     let text: string;
     try {
       text = await this.#fs.readFile(file, 'utf8');
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') return null;
+      if (errorCode(error) === 'ENOENT') return GONE;
       throw new StoreError('read', error);
     }
     const record = parseRecord(text);
@@ -207,6 +216,9 @@ export class FileSessionStore implements SessionStore {
     }
   }
 }
+
+/** GONE: the file was deleted between its stat and its read (a logout, the sweeper): not found, not corrupt. */
+const GONE = Symbol('gone');
 
 function isSameVersion(entry: CacheEntry, stats: Stats): boolean {
   return (

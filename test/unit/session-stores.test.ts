@@ -182,6 +182,24 @@ describe('FileSessionStore on disk', () => {
       });
     }
 
+    it('reports a file deleted between its stat and its read as not found, not as corrupt', async (t) => {
+      const id = newSessionId();
+      const fsys: FileSystem = {
+        ...nodeFileSystem,
+        // The race, made certain: a logout deletes the file right after the store's stat.
+        readFile: (async (...args: Parameters<typeof nodeFileSystem.readFile>) => {
+          await unlink(args[0] as string).catch(() => undefined);
+          return nodeFileSystem.readFile(...args);
+        }) as typeof nodeFileSystem.readFile,
+      };
+      const { store, dir, corrupt } = await fileStore(t, { fs: fsys });
+      await writeFile(path.join(dir, store.fileNameFor(id)), JSON.stringify(guestRecord()), { mode: 0o600 });
+      const misses: string[] = [];
+      assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
+      assert.deepEqual(misses, ['not-found']);
+      assert.deepEqual(corrupt, []);
+    });
+
     it('returns null for a directory where the file should be', async (t) => {
       const { store, dir, corrupt } = await fileStore(t);
       const id = newSessionId();
