@@ -14,10 +14,11 @@ export const STALE_TEMP_MS = 60_000;
 const DIR_BUFFER_SIZE = 256;
 /**
  * READ_NO_FOLLOW opens a file only if it is not a symbolic link (ELOOP
- * otherwise): a link swapped in between the lstat and the read is still
- * not followed.
+ * otherwise), and without waiting: a link swapped in between the lstat and
+ * the read is still not followed, and a FIFO swapped in cannot block the
+ * sweeper for good (it reads as empty, so unreadable).
  */
-const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 export interface SweepResult {
   /** Entries of our own name patterns that were looked at. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -135,6 +136,25 @@ describe('sweep', () => {
     const result = await sweep({ dir, now, timeouts, fs: fsys });
     assert.deepEqual(result, { scanned: 1, expired: 0, temps: 0, failed: 1 });
     assert.deepEqual(await readdir(dir), [name], 'the link was neither followed to an expired record nor deleted for it');
+  });
+
+  it('is not blocked by a FIFO swapped in between its lstat and its read', { timeout: 10_000 }, async (t) => {
+    const dir = await sessionsDir(t);
+    const now = Date.now();
+    const name = await writeSession(dir, now);
+    const fsys: FileSystem = {
+      ...nodeFileSystem,
+      lstat: (async (...args: Parameters<typeof nodeFileSystem.lstat>) => {
+        const stats = await nodeFileSystem.lstat(...args);
+        await rm(path.join(dir, name));
+        // A FIFO with no writer: a plain open for reading would wait for one for ever.
+        execFileSync('mkfifo', [path.join(dir, name)]);
+        return stats;
+      }) as typeof nodeFileSystem.lstat,
+    };
+    const result = await sweep({ dir, now, timeouts, fs: fsys });
+    assert.deepEqual(result, { scanned: 1, expired: 0, temps: 0, failed: 0 });
+    assert.deepEqual(await readdir(dir), [name], 'a young unreadable file is kept for a while');
   });
 
   it('leaves a directory named like a session file alone', async (t) => {
