@@ -250,7 +250,8 @@ export class RequestSession {
       let events = base.events;
       if (oldId !== null && old !== null) {
         const event = `ID replaced at ${why} (was ${idPrefix(oldId)}, now ${idPrefix(newId)})`;
-        events = withEvent(base.events, this.#now, event);
+        // Another user's session leaves nothing behind, not even its history.
+        if (carried) events = withEvent(base.events, this.#now, event);
         this.#narrate('rotate', `${event}; ${carried ? 'cart and theme carried over' : "another user's session: nothing carried over"}`);
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };

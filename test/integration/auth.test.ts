@@ -254,6 +254,7 @@ describe('POST /login', () => {
     const view = (await browser.get('/api/session')).json;
     assert.equal(view.user, 'erin');
     assert.deepEqual(view.data, { cart: [], theme: null });
+    assert.deepEqual(view.events.map((event: { event: string }) => event.event), ['created at sign-in'], "nothing of dave's session, not even its history");
     // Signing in again as the same user keeps the cart, as it does for a guest.
     await browser.json('POST', '/api/cart', { item: "erin's hat" });
     await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });
