@@ -5,9 +5,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 /**
- * FileSystem is the part of node:fs/promises that the stores use. It is a
- * seam: tests pass a wrapper that fails with EACCES, ENOSPC or EMFILE to
- * prove that a failing disk gives a 503 and loses nothing.
+ * FileSystem is the file-system calls the stores and the sweeper make, in
+ * the shape of node:fs/promises (callers pass paths, never a FileHandle or
+ * an AbortSignal). It is a seam: tests pass a wrapper that fails with
+ * EACCES, ENOSPC or EMFILE to prove that a failing disk gives a 503 and
+ * loses nothing.
  */
 export interface FileSystem {
   /**
