@@ -121,12 +121,18 @@ async function controlRun(ctx) {
   }
 }
 
+/**
+ * Starts Cloakroom on a full directory (its start-up sweep begins at once),
+ * with RSS sampling and a poll for the expired files from the moment it listens.
+ */
+async function startSweeping(dir, files) {
+  const server = await startCloakroom({ SESSIONS_DIR: dir, SWEEP_INTERVAL: '3600' });
+  return { server, listeningAt: performance.now(), rss: sampleRss(server.pid, RSS_SAMPLE_MS), poller: pollExpired(dir, files.expiredNames) };
+}
+
 async function sweepRun(ctx, dir, files) {
   ctx.log('  starting Cloakroom on the full directory; load runs during the sweep');
-  const server = await startCloakroom({ SESSIONS_DIR: dir, SWEEP_INTERVAL: '3600' });
-  const listeningAt = performance.now();
-  const rss = sampleRss(server.pid, RSS_SAMPLE_MS);
-  const poller = pollExpired(dir, files.expiredNames);
+  const { server, listeningAt, rss, poller } = await startSweeping(dir, files);
   try {
     const [cookie] = await server.signIn(1);
     const duringSlices = [];
@@ -179,10 +185,7 @@ async function sweepRun(ctx, dir, files) {
 /** The same start-up sweep with no load: its own duration and RSS growth. */
 async function sweepAlone(ctx, dir, files) {
   ctx.log('  starting Cloakroom on a fresh full directory; no load this time');
-  const server = await startCloakroom({ SESSIONS_DIR: dir, SWEEP_INTERVAL: '3600' });
-  const listeningAt = performance.now();
-  const rss = sampleRss(server.pid, RSS_SAMPLE_MS);
-  const poller = pollExpired(dir, files.expiredNames);
+  const { server, listeningAt, rss, poller } = await startSweeping(dir, files);
   try {
     while (poller.doneAt === null && performance.now() - listeningAt < MAX_SWEEP_SECONDS * 1000) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));

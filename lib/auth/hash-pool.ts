@@ -52,8 +52,8 @@ interface Reply {
  * HashPool runs scrypt on threads of its own at a low priority, so a burst
  * of sign-ins hardly slows the event loop: when a request is waiting to be
  * answered, the kernel runs the event loop first, even when every thread of
- * the server shares one core. (On libuv's pool the hashes
- * would compete with the event loop as equals, and with file I/O too.)
+ * the server shares one core. (On libuv's pool the hashes would compete
+ * with the event loop as equals, and with file I/O too.)
  *
  * It starts a thread only when every thread it has is busy, and never
  * bounds the number itself: PasswordHasher does, with its queue. Idle
