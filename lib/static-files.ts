@@ -31,16 +31,20 @@ export interface StaticFile {
  * the directory listing, so no `..`, `%2e`, backslash or NUL in a URL can
  * name a file outside public/. HTML pages are left out: they are served
  * only through their routes, which check sign-in first (lib/pages.ts).
- * Files of an unknown type, dot files and symbolic links are left out too.
+ * Files of an unknown type, symbolic links, dot files and every file inside
+ * a dot folder (at any depth) are left out too.
  */
 export function loadStaticFiles(publicDir: string): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
   for (const entry of readdirSync(publicDir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || entry.name.startsWith('.')) continue;
+    if (!entry.isFile()) continue;
     const contentType = CONTENT_TYPES[path.extname(entry.name).toLowerCase()];
     if (contentType === undefined) continue;
     const absolute = path.join(entry.parentPath ?? entry.path, entry.name);
-    const urlPath = `/${path.relative(publicDir, absolute).split(path.sep).join('/')}`;
+    const segments = path.relative(publicDir, absolute).split(path.sep);
+    // Every segment, not only the file's own name: a dot folder (.git/, .vscode/) hides all below it.
+    if (segments.some((segment) => segment.startsWith('.'))) continue;
+    const urlPath = `/${segments.join('/')}`;
     const body = readFileSync(absolute);
     files.set(urlPath, { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
   }

@@ -159,3 +159,26 @@ describe('URL → file traversal: nothing outside public/ is ever served', () =>
     }
   });
 });
+
+describe('URL → file traversal: a dot folder inside public/ is never served', () => {
+  it('answers 404 for files in nested dot folders, raw or encoded, while their ordinary neighbours are served', async (t) => {
+    const dirs = await makeDirs(t);
+    const publicDir = path.join(dirs.root, 'public');
+    await cp(PUBLIC_DIR, publicDir, { recursive: true });
+    await mkdir(path.join(publicDir, '.secret'));
+    await writeFile(path.join(publicDir, '.secret', 'key.txt'), 'DOT-FOLDER-KEY\n');
+    await mkdir(path.join(publicDir, 'js', '.vscode', 'deep'), { recursive: true });
+    await writeFile(path.join(publicDir, 'js', '.vscode', 'deep', 'settings.json'), '{"token": "DOT-FOLDER-TOKEN"}\n');
+    await writeFile(path.join(publicDir, 'js', 'visible.txt'), 'VISIBLE\n');
+    const app = await startApp(testConfig(dirs), { publicDir, logger: new Logger({ mode: 'silent', writeError: () => undefined }) });
+    t.after(() => app.close());
+    const browser = new Client(app.url);
+
+    assert.equal((await browser.get('/js/visible.txt')).text, 'VISIBLE\n', 'the control: a file beside the dot folder is served');
+    for (const target of ['/.secret/key.txt', '/%2esecret/key.txt', '/js/.vscode/deep/settings.json', '/js/%2Evscode/deep/settings.json']) {
+      const reply = await browser.get(target);
+      assert.equal(reply.status, 404, target);
+      assert.doesNotMatch(reply.text, /DOT-FOLDER/, target);
+    }
+  });
+});

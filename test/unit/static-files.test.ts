@@ -91,3 +91,18 @@ describe('isFresh', () => {
     it(`is ${c.fresh} for If-None-Match ${JSON.stringify(c.header)}`, () => assert.equal(isFresh(c.header, etag), c.fresh));
   }
 });
+
+describe('loadStaticFiles and dot folders', () => {
+  it('leaves out every file below a dot folder, at any depth, and keeps its ordinary neighbours', async (t) => {
+    const { root } = await makeDirs(t);
+    const dir = path.join(root, 'public');
+    await mkdir(path.join(dir, '.secret'), { recursive: true });
+    await mkdir(path.join(dir, '.vscode', 'deep'), { recursive: true });
+    await mkdir(path.join(dir, 'js', '.cache'), { recursive: true });
+    await writeFile(path.join(dir, '.secret', 'key.txt'), 'KEY');
+    await writeFile(path.join(dir, '.vscode', 'deep', 'settings.json'), '{}');
+    await writeFile(path.join(dir, 'js', '.cache', 'old.js'), 'export {};');
+    await writeFile(path.join(dir, 'js', 'app.js'), 'export {};');
+    assert.deepEqual([...loadStaticFiles(dir).keys()], ['/js/app.js']);
+  });
+});
