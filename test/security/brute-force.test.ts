@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
+import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
-import { register, startTestServer } from '../helpers.ts';
+import { register, startTestServer, TEST_SCRYPT_COST } from '../helpers.ts';
 import type { Reply, TestServer } from '../helpers.ts';
 import { fakeClock, headersWithoutDate, PASSWORD, snapshotDir } from './support.ts';
 
@@ -157,5 +158,93 @@ describe('brute force: guessing is throttled per account and per address, and ha
     const after = await login(server, 'alice', PASSWORD);
     assert.equal(after.status, 200, 'the server signs people in again once the flood has passed');
     assert.ok(process.memoryUsage().rss - rssBefore < MAX_RSS_GROWTH);
+  });
+});
+
+/**
+ * HeldVerifier holds every password check at a gate until the test opens
+ * it, so parallel guesses are all in flight at once however fast the
+ * machine hashes: no guess can finish, and be counted late, before the
+ * others have been let in or turned away.
+ */
+class HeldVerifier extends PasswordHasher {
+  /** held is how many checks have reached the gate. */
+  held = 0;
+  /** onHold runs each time a check reaches the gate. */
+  onHold: () => void = () => undefined;
+  #open: () => void = () => undefined;
+  #gate = new Promise<void>((resolve) => {
+    this.#open = resolve;
+  });
+
+  open(): void {
+    this.#open();
+  }
+
+  override async verify(password: string, stored: PasswordHash | null): Promise<boolean> {
+    this.held += 1;
+    this.onHold();
+    await this.#gate;
+    return super.verify(password, stored);
+  }
+}
+
+const PARALLEL_GUESSES = 20;
+
+/**
+ * guessAllAtOnce starts every attempt, waits until each one is either held
+ * at the hasher's gate or already answered, then opens the gate and
+ * returns the answers, tallied by status.
+ */
+async function guessAllAtOnce(hasher: HeldVerifier, attempt: () => Promise<Reply>): Promise<{ replies: Reply[]; tally: Record<number, number> }> {
+  let answered = 0;
+  let allPlaced: () => void = () => undefined;
+  const placed = new Promise<void>((resolve) => {
+    allPlaced = resolve;
+  });
+  const check = (): void => {
+    if (hasher.held + answered === PARALLEL_GUESSES) allPlaced();
+  };
+  hasher.onHold = check;
+  const pending = Array.from({ length: PARALLEL_GUESSES }, () =>
+    attempt().finally(() => {
+      answered += 1;
+      check();
+    }),
+  );
+  await placed;
+  hasher.open();
+  const replies = await Promise.all(pending);
+  const tally: Record<number, number> = {};
+  for (const reply of replies) tally[reply.status] = (tally[reply.status] ?? 0) + 1;
+  return { replies, tally };
+}
+
+describe('brute force: parallel guesses are counted before hashing, so none slip past the limit', () => {
+  it(`answers ${PARALLEL_GUESSES} parallel wrong sign-ins for one account with exactly 5 × 401 and the rest 429`, async (t) => {
+    const hasher = new HeldVerifier({ cost: TEST_SCRYPT_COST });
+    const server = await startTestServer(t, {}, { clock: fakeClock().clock, hasher });
+    await register(server.client(), 'alice', PASSWORD);
+
+    const { replies, tally } = await guessAllAtOnce(hasher, () => login(server, 'alice', WRONG));
+    assert.deepEqual(tally, { 401: ACCOUNT_FAILURE_LIMIT, 429: PARALLEL_GUESSES - ACCOUNT_FAILURE_LIMIT });
+    assert.equal(hasher.held, ACCOUNT_FAILURE_LIMIT, 'only the counted guesses were hashed');
+    for (const reply of replies.filter((r) => r.status === 429)) assert.equal(retryAfterSeconds(reply), WINDOW_SECONDS);
+  });
+
+  it(`answers ${PARALLEL_GUESSES} parallel password changes with a wrong current password with exactly 5 × 403 and the rest 429`, async (t) => {
+    const hasher = new HeldVerifier({ cost: TEST_SCRYPT_COST });
+    const server = await startTestServer(t, {}, { clock: fakeClock().clock, hasher });
+    const browser = server.client();
+    await register(browser, 'alice', PASSWORD);
+    const users = await readFile(server.dirs.usersFile, 'utf8');
+
+    const { replies, tally } = await guessAllAtOnce(hasher, () =>
+      browser.json('POST', '/api/password', { currentPassword: WRONG, newPassword: 'a new passphrase' }),
+    );
+    assert.deepEqual(tally, { 403: ACCOUNT_FAILURE_LIMIT, 429: PARALLEL_GUESSES - ACCOUNT_FAILURE_LIMIT });
+    assert.equal(hasher.held, ACCOUNT_FAILURE_LIMIT, 'only the counted guesses were hashed');
+    for (const reply of replies.filter((r) => r.status === 429)) assert.equal(retryAfterSeconds(reply), WINDOW_SECONDS);
+    assert.equal(await readFile(server.dirs.usersFile, 'utf8'), users, 'the password stays as it was');
   });
 });
