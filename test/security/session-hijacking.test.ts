@@ -131,6 +131,8 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     assert.equal(cleared.attributes.get('max-age'), '0');
     assert.equal(cleared.attributes.get('path'), '/');
     assert.equal(cleared.attributes.get('httponly'), true);
+    assert.equal(cleared.attributes.get('samesite'), 'Lax');
+    assert.equal(cleared.attributes.has('secure'), false, 'a browser keeps no Secure cookie sent over plain HTTP, so it would not clear one');
 
     const thief = server.client();
     thief.cookies.set('sid', captured);
@@ -236,7 +238,9 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     const change = await victim.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
     assert.equal(change.status, 200);
     slow.write(body.slice(5));
-    await slow.reply;
+    const slowReply = await slow.reply;
+    assert.equal(slowReply.status, 401, 'the slow request finds its session ended by the change');
+    assert.equal((await storedUser(server.dirs.usersFile, 'alice')).displayName, 'alice', "the thief's change was not saved");
 
     assert.equal((await thief.get('/api/me')).status, 401, "the thief's session stays ended");
     assert.equal((await victim.get('/api/me')).status, 200, "the victim's new session stays valid");
@@ -276,5 +280,22 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     assert.equal((await new Client(app.url).json('POST', '/login', { username: 'alice', password: PASSWORD })).status, 401);
     assert.equal((await new Client(app.url).json('POST', '/login', { username: 'alice', password: NEW_PASSWORD })).status, 200);
     assert.equal((await storedUser(dirs.usersFile, 'alice')).generation, 1);
+  });
+});
+
+describe('session hijacking: over HTTPS, logout clears the Secure cookie it set', () => {
+  it('clears __Host-sid with the same Secure, HttpOnly, SameSite=Lax and Path=/ it was set with', async (t) => {
+    const server = await startTestServer(t, { cookieSecure: 'true' });
+    const browser = server.client();
+    await register(browser, 'alice', PASSWORD);
+
+    const cleared = sessionCookieOf(await browser.form('/logout', {}));
+    assert.equal(cleared.name, '__Host-sid');
+    assert.equal(cleared.value, '');
+    assert.equal(cleared.attributes.get('max-age'), '0');
+    assert.equal(cleared.attributes.get('secure'), true, 'a __Host- cookie without Secure is refused by the browser, which would keep the old one');
+    assert.equal(cleared.attributes.get('httponly'), true);
+    assert.equal(cleared.attributes.get('samesite'), 'Lax');
+    assert.equal(cleared.attributes.get('path'), '/');
   });
 });
