@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -64,5 +64,56 @@ describe('the session files are the truth, on every request', () => {
 
     await rm(file);
     assert.equal((await browser.get('/api/session')).status, 401);
+  });
+});
+
+/** PINNED_MTIME is a whole second, so utimes sets it exactly and both versions of a file can share it to the nanosecond. */
+const PINNED_MTIME = new Date(Date.UTC(2026, 0, 1));
+/** Rewrites to try before the kernel's clock moves on, for file systems whose ctime ticks coarsely. */
+const MAX_REWRITES = 10_000;
+
+/**
+ * cachedSessionFile gives a browser a cart of ['coat'] in a file whose
+ * mtime is PINNED_MTIME, and has the server read (and so cache) that version.
+ */
+async function cachedSessionFile(t: TestContext): Promise<{ browser: Client; file: string; text: string }> {
+  const server = await startTestServer(t);
+  const browser = server.client();
+  await browser.json('POST', '/api/cart', { item: 'coat' });
+  const file = path.join(server.dirs.sessionsDir, `${storageKey(browser.sid!)}.json`);
+  await utimes(file, PINNED_MTIME, PINNED_MTIME);
+  assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['coat']);
+  return { browser, file, text: await readFile(file, 'utf8') };
+}
+
+describe('the record cache tells file versions apart by inode and ctime too, not only size and mtime', () => {
+  it('serves a file put in place by rename with the same size and mtime (rsync -t, a backup restore)', async (t) => {
+    const { browser, file, text } = await cachedSessionFile(t);
+    const before = await stat(file);
+    const restored = `${file}.restore`;
+    await writeFile(restored, text.replace('"coat"', '"hats"'));
+    await utimes(restored, PINNED_MTIME, PINNED_MTIME);
+    await rename(restored, file);
+
+    const after = await stat(file);
+    assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'the same size and mtime: a new inode');
+    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
+  });
+
+  it('serves a file rewritten in place with the same size and mtime (cp -p)', async (t) => {
+    const { browser, file, text } = await cachedSessionFile(t);
+    const before = await stat(file);
+    const rewrite = async () => {
+      await writeFile(file, text.replace('"coat"', '"hats"'));
+      await utimes(file, PINNED_MTIME, PINNED_MTIME);
+      return stat(file);
+    };
+    // A ctime can only tell the versions apart once the kernel's clock has moved on from the cached one's.
+    let after = await rewrite();
+    for (let i = 0; i < MAX_REWRITES && after.ctimeMs === before.ctimeMs; i++) after = await rewrite();
+
+    assert.deepEqual([after.ino, after.size, after.mtimeMs], [before.ino, before.size, before.mtimeMs], 'the same inode, size and mtime: only the ctime tells');
+    assert.notEqual(after.ctimeMs, before.ctimeMs);
+    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
   });
 });
