@@ -194,3 +194,25 @@ describe('readBody', () => {
     });
   });
 });
+
+// The tests above size their bodies from MAX_BODY_BYTES, so a wrong constant
+// would move them along with it. These pin the limit the contract names,
+// 16 KiB, as a literal, and catch a limit too high by an answer, not by a
+// broken pipe: every body here is small enough to be sent whole.
+describe('readBody: the limit is 16 KiB, exactly', () => {
+  const LIMIT = 16384;
+  const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+
+  it('accepts 16 384 bytes, declared by Content-Length or chunked', async () => {
+    const body = `a=${'x'.repeat(LIMIT - 2)}`;
+    assert.equal((await post({ ...form, 'Content-Length': LIMIT }, body)).status, 200);
+    assert.equal((await post(form, body.slice(0, LIMIT / 2), body.slice(LIMIT / 2))).status, 200);
+  });
+
+  it('answers 413 to 16 385 bytes, declared by Content-Length or chunked', async () => {
+    const body = `a=${'x'.repeat(LIMIT - 1)}`;
+    const tooLarge = { status: 413, result: { code: 'body_too_large' } };
+    assert.deepEqual(await post({ ...form, 'Content-Length': LIMIT + 1 }, body), tooLarge);
+    assert.deepEqual(await post(form, body.slice(0, LIMIT / 2), body.slice(LIMIT / 2)), tooLarge);
+  });
+});
