@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, TestServer } from '../helpers.ts';
-import { fakeClock, PASSWORD, snapshotDir, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { snapshotDir } from '../support/files.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 interface UnsafeRoute {
   method: string;

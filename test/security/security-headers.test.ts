@@ -4,9 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { LoginThrottle } from '../../lib/auth/throttle.ts';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, TestServer } from '../helpers.ts';
-import { PASSWORD, rawExchange, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const OVERSIZED_BODY_BYTES = 20 * 1024;

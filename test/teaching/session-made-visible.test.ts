@@ -2,10 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
+import { register } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { startTestServer } from '../support/server.ts';
+import type { Cleanup } from '../support/server.ts';
 
 /** Starts a server whose explain log is captured into `blocks`, one entry per request. */
-async function explainedServer(t: Parameters<typeof startTestServer>[0]) {
+async function explainedServer(t: Cleanup) {
   const blocks: string[] = [];
   const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
   const server = await startTestServer(t, {}, { logger });
@@ -49,14 +52,14 @@ describe('the explain log narrates a sign-in', () => {
   });
 
   it('says when a session has expired and that its file was deleted on the spot', async (t) => {
-    let now = Date.parse('2026-11-22T10:00:00.000Z');
+    const time = fakeClock(Date.parse('2026-11-22T10:00:00.000Z'));
     const blocks: string[] = [];
     const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
-    const server = await startTestServer(t, { idleTimeoutMs: 20_000 }, { logger, clock: () => now });
+    const server = await startTestServer(t, { idleTimeoutMs: 20_000 }, { logger, clock: time.clock });
     const browser = server.client();
     await register(browser, 'alice');
     const file = `sessions/${storageKey(browser.sid!).slice(0, 16)}….json`;
-    now += 21_000;
+    time.advance(21_000);
     blocks.length = 0;
 
     assert.equal((await browser.get('/api/me')).status, 401);
@@ -75,8 +78,7 @@ describe('the explain log narrates a sign-in', () => {
 
 describe('the session inspector (GET /api/session)', () => {
   it('shows where the session lives, its deadlines, its data and its cookie, with the ID shortened', async (t) => {
-    const now = Date.parse('2026-11-22T10:00:00.000Z');
-    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: () => now });
+    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: fakeClock(Date.parse('2026-11-22T10:00:00.000Z')).clock });
     const browser = server.client();
     await browser.json('PUT', '/api/preferences', { theme: 'dark' });
     const id = browser.sid!;

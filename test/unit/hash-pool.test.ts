@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
 import { HashPool, HashThreadError, IDLE_THREAD_MS, HASH_THREAD_NICE } from '../../lib/auth/hash-pool.ts';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
-import { TEST_SCRYPT_COST } from '../helpers.ts';
+import { TEST_SCRYPT_COST } from '../support/server.ts';
 
 const OPTIONS = { N: TEST_SCRYPT_COST, r: 8, p: 1 };
 const SALT = Buffer.from('0123456789abcdef');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PUBLIC_DIR } from '../../lib/app.ts';
 import { ERROR_MESSAGES, escapeHtml, Pages } from '../../lib/pages.ts';
-import { makeDirs } from '../helpers.ts';
+import { makeDirs } from '../support/server.ts';
 
 const TEMPLATE = '<html data-theme="{{theme}}" data-session="{{session}}">{{error}}<input name="next" value="{{next}}"><i>{{theme}}</i></html>';
 

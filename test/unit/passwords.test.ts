@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import { HttpError } from '../../lib/http-error.ts';
-import { TEST_SCRYPT_COST } from '../helpers.ts';
+import { TEST_SCRYPT_COST } from '../support/server.ts';
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;

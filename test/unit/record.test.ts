@@ -14,8 +14,8 @@ import {
   withEvent,
 } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
+import { T0 } from '../support/clock.ts';
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const MINUTE = 60_000;
 const timeouts = { idleMs: 30 * MINUTE, absoluteMs: 8 * 60 * MINUTE };
 

@@ -4,7 +4,6 @@ import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile }
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
 import { FileSessionStore, MAX_SESSION_FILE_BYTES } from '../../lib/sessions/file-store.ts';
 import type { FileStoreOptions } from '../../lib/sessions/file-store.ts';
@@ -13,7 +12,9 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId } from '../../lib/sessions/session-id.ts';
 import { StoreError } from '../../lib/sessions/store.ts';
-import { makeDirs } from '../helpers.ts';
+import { T0 } from '../support/clock.ts';
+import { failingFs, hookedFs } from '../support/files.ts';
+import { makeDirs } from '../support/server.ts';
 import { CONTRACT_TIMEOUTS, storeContract } from './session-store-contract.ts';
 
 storeContract('FileSessionStore', async (t, timeouts) => {
@@ -24,7 +25,6 @@ storeContract('FileSessionStore', async (t, timeouts) => {
 
 storeContract('MemorySessionStore', async (_t, timeouts) => new MemorySessionStore(timeouts));
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const FILE_MODE_BITS = 0o777;
 
 interface Corruption {
@@ -47,20 +47,14 @@ async function fileStore(t: TestContext, options: Partial<FileStoreOptions> = {}
 }
 
 /** countingFs is the real file system, counting readFile calls. */
-function countingFs(): FileSystem & { reads: number } {
-  const counted = { ...nodeFileSystem, reads: 0 } as FileSystem & { reads: number };
-  counted.readFile = ((...args: Parameters<typeof nodeFileSystem.readFile>) => {
-    counted.reads += 1;
-    return nodeFileSystem.readFile(...args);
-  }) as typeof nodeFileSystem.readFile;
-  return counted;
-}
-
-/** failingFs is the real file system except that `method` fails with `code`. */
-function failingFs(method: keyof FileSystem, code: string): FileSystem {
-  const error = Object.assign(new Error(`${code}: simulated`), { code });
-  const fail = method === 'statSync' ? () => { throw error; } : async () => Promise.reject(error);
-  return { ...nodeFileSystem, [method]: fail };
+function countingFs(): { fs: FileSystem; reads: () => number } {
+  let reads = 0;
+  const fs = hookedFs({
+    before: (operation) => {
+      if (operation === 'readFile') reads += 1;
+    },
+  });
+  return { fs, reads: () => reads };
 }
 
 function guestRecord(cart: string[] = ['apple']): SessionRecord {
@@ -184,14 +178,10 @@ describe('FileSessionStore on disk', () => {
 
     it('reports a file deleted between its stat and its read as not found, not as corrupt', async (t) => {
       const id = newSessionId();
-      const fsys: FileSystem = {
-        ...nodeFileSystem,
+      const fsys = hookedFs({
         // The race, made certain: a logout deletes the file right after the store's stat.
-        readFile: (async (...args: Parameters<typeof nodeFileSystem.readFile>) => {
-          await unlink(args[0] as string).catch(() => undefined);
-          return nodeFileSystem.readFile(...args);
-        }) as typeof nodeFileSystem.readFile,
-      };
+        before: (operation, args) => (operation === 'readFile' ? unlink(String(args[0])).catch(() => undefined) : undefined),
+      });
       const { store, dir, corrupt } = await fileStore(t, { fs: fsys });
       await writeFile(path.join(dir, store.fileNameFor(id)), JSON.stringify(guestRecord()), { mode: 0o600 });
       const misses: string[] = [];
@@ -221,13 +211,13 @@ describe('FileSessionStore on disk', () => {
   describe('cache coherence: the files are the truth', () => {
     it('reads an unchanged file only once', async (t) => {
       const fsys = countingFs();
-      const { store } = await fileStore(t, { fs: fsys });
+      const { store } = await fileStore(t, { fs: fsys.fs });
       const id = newSessionId();
       await store.create(id, guestRecord());
       await store.get(id, T0);
       await store.get(id, T0);
       await store.get(id, T0);
-      assert.equal(fsys.reads, 1);
+      assert.equal(fsys.reads(), 1);
     });
 
     it('sees a hand edit on the next get, even one that keeps the size', async (t) => {
@@ -270,21 +260,21 @@ describe('FileSessionStore on disk', () => {
 
     it('keeps at most maxCacheEntries records, dropping the oldest', async (t) => {
       const fsys = countingFs();
-      const { store } = await fileStore(t, { fs: fsys, maxCacheEntries: 2 });
+      const { store } = await fileStore(t, { fs: fsys.fs, maxCacheEntries: 2 });
       const [a, b, c] = [newSessionId(), newSessionId(), newSessionId()];
       for (const id of [a, b, c]) await store.create(id, guestRecord());
       await store.get(a, T0);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 2);
+      assert.equal(fsys.reads(), 2);
       await store.get(a, T0);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 2, 'a and b are cached');
+      assert.equal(fsys.reads(), 2, 'a and b are cached');
       await store.get(c, T0);
-      assert.equal(fsys.reads, 3);
+      assert.equal(fsys.reads(), 3);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 3, 'b is still cached');
+      assert.equal(fsys.reads(), 3, 'b is still cached');
       await store.get(a, T0);
-      assert.equal(fsys.reads, 4, 'a was dropped to make room for c');
+      assert.equal(fsys.reads(), 4, 'a was dropped to make room for c');
     });
   });
 

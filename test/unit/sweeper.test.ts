@@ -11,7 +11,7 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, Sweeper } from '../../lib/sessions/sweeper.ts';
 import type { SweepResult } from '../../lib/sessions/sweeper.ts';
-import { makeDirs } from '../helpers.ts';
+import { makeDirs } from '../support/server.ts';
 
 const MINUTE = 60_000;
 const timeouts = { idleMs: 30 * MINUTE, absoluteMs: 8 * 60 * MINUTE };

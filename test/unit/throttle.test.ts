@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
+import { T0 } from '../support/clock.ts';
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const SECOND = 1000;
 const IP = '203.0.113.7';
 

@@ -5,9 +5,9 @@ import { describe, it } from 'node:test';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import { UserStore } from '../../lib/auth/users.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
-import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
-import { makeDirs } from '../helpers.ts';
+import { hookedFs, systemError } from '../support/files.ts';
+import { makeDirs } from '../support/server.ts';
 
 const FILE_MODE_BITS = 0o777;
 const HASH: PasswordHash = { algorithm: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2FsdA==', hash: 'aGFzaA==' };
@@ -18,12 +18,14 @@ function user(username: string, overrides: Partial<UserRecord> = {}): UserRecord
 
 /** diskThatFills is the real file system whose writes fail with ENOSPC while `full` is true. */
 function diskThatFills(full: boolean): { full: boolean; fs: FileSystem } {
-  const disk = { full, fs: nodeFileSystem };
-  const writeFile = (async (...args: Parameters<FileSystem['writeFile']>) => {
-    if (disk.full) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
-    return nodeFileSystem.writeFile(...args);
-  }) as FileSystem['writeFile'];
-  disk.fs = { ...nodeFileSystem, writeFile };
+  const disk = {
+    full,
+    fs: hookedFs({
+      before: (operation) => {
+        if (operation === 'writeFile' && disk.full) throw systemError('ENOSPC', operation);
+      },
+    }),
+  };
   return disk;
 }
 
