@@ -36,12 +36,12 @@ export function parseTarget(target: string): RequestTarget | null {
  * with Secure, Path=/ and no Domain: no subdomain or plain-HTTP page can
  * overwrite it (a defence against cookie tossing).
  */
-export function cookieSettings(req: IncomingMessage, config: Config): CookieSettings {
+export function cookieSettings(req: IncomingMessage, config: Pick<Config, 'cookieSecure' | 'trustProxy'>): CookieSettings {
   const secure = config.cookieSecure === 'true' || (config.cookieSecure === 'auto' && isHttps(req, config));
   return secure ? { name: '__Host-sid', secure: true } : { name: 'sid', secure: false };
 }
 
-function isHttps(req: IncomingMessage, config: Config): boolean {
+function isHttps(req: IncomingMessage, config: Pick<Config, 'trustProxy'>): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
   if (!config.trustProxy) return false;
   const proto = req.headers['x-forwarded-proto'];
@@ -54,7 +54,7 @@ function isHttps(req: IncomingMessage, config: Config): boolean {
  * whatever the client chose to send, so trusting them would let an attacker
  * pick a fresh address for every guess.
  */
-export function clientAddress(req: IncomingMessage, config: Config): string {
+export function clientAddress(req: IncomingMessage, config: Pick<Config, 'trustProxy'>): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
   if (!config.trustProxy) return peer;
   const forwarded = req.headers['x-forwarded-for'];

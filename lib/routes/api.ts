@@ -2,20 +2,20 @@ import path from 'node:path';
 import type { UserRecord, UserStore } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import { sendJson } from '../context.ts';
-import type { Context } from '../context.ts';
+import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
+import type { Route } from '../router.ts';
 import { expiryTimes, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
 import type { SessionRecord, Theme } from '../sessions/record.ts';
 import { idPrefix, storageKey } from '../sessions/session-id.ts';
 import type { Services } from '../services.ts';
 import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts';
-import type { Route } from './pages.ts';
 
 const MS_PER_SECOND = 1000;
 const THEMES: readonly Theme[] = ['light', 'dark'];
 
 /** apiRoutes are the JSON endpoints of SPEC.md. Every answer is JSON with Cache-Control: no-store. */
-export function apiRoutes(services: Services): Route[] {
+export function apiRoutes(services: Services): Route<Handler>[] {
   const { users, hasher, throttle, config } = services;
 
   const me = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));

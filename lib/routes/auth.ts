@@ -2,14 +2,14 @@ import type { UserRecord } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import type { BodyKind } from '../body.ts';
 import { redirect, send, sendHtml, sendJson, wantsJson } from '../context.ts';
-import type { Context } from '../context.ts';
+import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
 import type { PageName } from '../pages.ts';
+import type { Route } from '../router.ts';
 import { safeNext } from '../safe-redirect.ts';
 import type { Theme } from '../sessions/record.ts';
 import type { Services } from '../services.ts';
 import { isValidPassword, isValidUsername } from '../validation.ts';
-import type { Route } from './pages.ts';
 
 const MS_PER_SECOND = 1000;
 
@@ -17,7 +17,7 @@ const MS_PER_SECOND = 1000;
  * authRoutes are register, login and logout. HTML forms get 303 redirects
  * (so Reload never re-posts a password); JSON clients get status codes.
  */
-export function authRoutes(services: Services): Route[] {
+export function authRoutes(services: Services): Route<Handler>[] {
   const { users, hasher, throttle, pages } = services;
 
   const register = async (ctx: Context): Promise<void> => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PUBLIC_DIR } from '../../lib/app.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import { startTestServer } from '../support/server.ts';
 

@@ -3,8 +3,9 @@ import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { PUBLIC_DIR, startApp } from '../../lib/app.ts';
+import { startApp } from '../../lib/app.ts';
 import type { RunningApp } from '../../lib/app.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { Client, PASSWORD, register } from '../support/client.ts';
 import { rawExchange } from '../support/raw-http.ts';
 import type { RawResponse } from '../support/raw-http.ts';

@@ -43,11 +43,12 @@ export type RawOutcome = { kind: 'answered'; response: RawResponse } | { kind: '
 export class RawExchange {
   readonly outcome: Promise<RawOutcome>;
   #socket: net.Socket;
+  #chunks: Buffer[] = [];
 
   private constructor(socket: net.Socket, options: RawExchangeOptions) {
     this.#socket = socket;
+    const chunks = this.#chunks;
     this.outcome = new Promise<RawOutcome>((resolve) => {
-      const chunks: Buffer[] = [];
       let idleTimeouts = 0;
       const finish = (outcome: RawOutcome): void => {
         socket.destroy();
@@ -83,6 +84,11 @@ export class RawExchange {
       socket.once('connect', () => resolve(new RawExchange(socket, options)));
       socket.once('error', reject);
     });
+  }
+
+  /** received is every byte the server has sent so far, as latin1 text: for what no parser should be trusted with. */
+  received(): string {
+    return Buffer.concat(this.#chunks).toString('latin1');
   }
 
   /** write sends more bytes of the request. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PUBLIC_DIR } from '../../lib/app.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { ERROR_MESSAGES, escapeHtml, Pages } from '../../lib/pages.ts';
 import { makeDirs } from '../support/server.ts';
 
