@@ -85,7 +85,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   };
   const onRequest = requestListener({
     router: buildRouter(services, loadStaticFiles(publicDir)),
-    sessions: { store, lock: new KeyedLock(), idleTimeoutMs: config.idleTimeoutMs, fileNameFor: (id) => store.fileNameFor(id) },
+    sessions: {
+      store,
+      lock: new KeyedLock(),
+      idleTimeoutMs: config.idleTimeoutMs,
+      fileNameFor: (id) => store.fileNameFor(id),
+      dirLabel: path.basename(config.sessionsDir),
+    },
     users: services.users,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,

@@ -8,9 +8,11 @@ import { parseCookies } from './cookies.ts';
 import { HttpError } from './http-error.ts';
 import type { Logger } from './log.ts';
 import { isCrossOriginRequest } from './origin-check.ts';
-import { clientAddress, cookieSettings, parseTarget } from './request-info.ts';
+import { parseTarget } from './request-target.ts';
+import { clientAddress } from './forwarded.ts';
 import type { Router } from './router.ts';
 import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
+import { sessionCookieFor } from './sessions/session-cookie.ts';
 import { RequestSession } from './sessions/session.ts';
 import type { SessionDeps } from './sessions/session.ts';
 
@@ -68,7 +70,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
   setSecurityHeaders(res);
 
   const now = options.clock();
-  const cookie = cookieSettings(req, options);
+  const cookie = sessionCookieFor(req, options.cookieSecure, options.trustProxy);
   const ctx: Context = {
     req,
     res,
@@ -76,7 +78,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     path: target?.path ?? '',
     query: target?.query ?? new URLSearchParams(),
     now,
-    address: clientAddress(req, options),
+    address: clientAddress(req, options.trustProxy),
     session: RequestSession.none(sessions, now, cookie, log.step),
     user: null,
     log,

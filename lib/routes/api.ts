@@ -7,7 +7,9 @@ import { HttpError } from '../http-error.ts';
 import type { Route } from '../router.ts';
 import { expiryTimes, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
 import type { SessionRecord, Theme } from '../sessions/record.ts';
-import { idPrefix, storageKey } from '../sessions/session-id.ts';
+import { describeSessionCookie } from '../sessions/session-cookie.ts';
+import type { SessionCookie } from '../sessions/session-cookie.ts';
+import { idPrefix } from '../sessions/session-id.ts';
 import type { Services } from '../services.ts';
 import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts';
 
@@ -60,9 +62,9 @@ export function apiRoutes(services: Services): Route<Handler>[] {
   };
 
   const session = async (ctx: Context): Promise<void> => {
-    const { id, record, cookieSettings } = ctx.session;
-    if (id === null || record === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
-    sendJson(ctx, 200, inspectorView(id, record, cookieSettings, config, ctx.now));
+    const { id, record, cookie, fileLabel } = ctx.session;
+    if (id === null || record === null || fileLabel === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
+    sendJson(ctx, 200, inspectorView({ id, record, cookie, fileLabel }, config, ctx.now));
   };
 
   const addToCart = async (ctx: Context): Promise<void> => {
@@ -131,24 +133,33 @@ function cartFull(): HttpError {
   return new HttpError(400, 'cart_full', `A cart holds at most ${MAX_CART_ITEMS} items.`);
 }
 
+/** InspectedSession is a live session as the inspector needs it. */
+interface InspectedSession {
+  id: string;
+  record: SessionRecord;
+  cookie: SessionCookie;
+  fileLabel: string;
+}
+
 /**
  * inspectorView is what the dashboard's session inspector shows: where the
  * session lives, its deadlines and its data. The ID appears only as a
  * prefix; the file name is its SHA-256, which cannot be turned back into it.
  */
-function inspectorView(id: string, record: SessionRecord, cookie: { name: string; secure: boolean }, config: Services['config'], now: number) {
+function inspectorView(session: InspectedSession, config: Services['config'], now: number) {
+  const { id, record, cookie, fileLabel } = session;
   const timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
   const { idle, absolute } = expiryTimes(record, timeouts);
   return {
     id: idPrefix(id),
-    file: `sessions/${storageKey(id)}.json`,
+    file: fileLabel,
     createdAt: record.createdAt,
     lastSeenAt: record.lastSeenAt,
     idleExpiresAt: new Date(idle).toISOString(),
     absoluteExpiresAt: new Date(absolute).toISOString(),
     user: record.user,
     data: { cart: record.data.cart, theme: record.data.theme },
-    cookie: { name: cookie.name, httpOnly: true, sameSite: 'Lax', secure: cookie.secure, path: '/' },
+    cookie: describeSessionCookie(cookie),
     events: record.events,
     stored: record,
     serverTime: new Date(now).toISOString(),

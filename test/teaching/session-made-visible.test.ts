@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { Config } from '../../lib/config.ts';
 import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import { fakeClock } from '../support/clock.ts';
-import { startTestServer } from '../support/server.ts';
+import { makeDirs, startTestServer } from '../support/server.ts';
 import type { Cleanup } from '../support/server.ts';
 
 /** Starts a server whose explain log is captured into `blocks`, one entry per request. */
-async function explainedServer(t: Cleanup) {
+async function explainedServer(t: Cleanup, overrides: Partial<Config> = {}) {
   const blocks: string[] = [];
   const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
-  const server = await startTestServer(t, {}, { logger });
+  const server = await startTestServer(t, overrides, { logger });
   return { server, blocks };
 }
 
@@ -67,6 +69,17 @@ describe('the explain log narrates a sign-in', () => {
     blocks.length = 0;
     await browser.get('/api/me');
     assert.match(blocks.join('\n'), /no such file \(an ID this server never issued, or one that has ended\)/);
+  });
+
+  it('names the sessions directory as SESSIONS_DIR does, here and in the inspector', async (t) => {
+    const { root } = await makeDirs(t);
+    const { server, blocks } = await explainedServer(t, { sessionsDir: path.join(root, 'coat-racks') });
+    const browser = server.client();
+    await browser.json('POST', '/api/cart', { item: 'scarf' });
+    const file = `coat-racks/${storageKey(browser.sid!)}.json`;
+    assert.match(blocks.join('\n'), new RegExp(`created ${file.slice(0, 'coat-racks/'.length + 16)}….json for new guest session`));
+    assert.equal((await browser.get('/api/session')).json.file, file);
+    assert.doesNotMatch(blocks.join('\n'), /sessions\//);
   });
 
   it('says why a malformed cookie is ignored without reading anything', async (t) => {
