@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PasswordHasher } from './auth/passwords.ts';
 import { LoginThrottle } from './auth/throttle.ts';
-import { DATA_DIR_MODE, UserStore } from './auth/users.ts';
+import { DATA_DIR_MODE, UserStore, UsersFileError } from './auth/users.ts';
 import { declaresTooLargeBody } from './body.ts';
 import { answerClientError } from './client-errors.ts';
 import { ConfigError } from './config.ts';
@@ -175,7 +175,8 @@ async function openUsers(file: string): Promise<UserStore> {
   try {
     return await UserStore.open(file);
   } catch (error) {
-    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${errorCode(error) ?? 'not a Cloakroom users file'})`);
+    const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
+    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
   }
 }
 

@@ -88,7 +88,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     const match = router.match(method, target.path);
     if (match.kind === 'not-found') throw new HttpError(404, 'not_found', 'There is nothing at this address.');
     if (match.kind === 'method-not-allowed') {
-      throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { Allow: match.allow });
+      throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { headers: { Allow: match.allow } });
     }
     if (isCrossOriginRequest(req)) {
       // CSRF: refused before the body is read or the session is touched.

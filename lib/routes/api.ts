@@ -43,7 +43,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     const retryAfterMs = throttle.retryAfterMs(user.username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       throw new HttpError(429, 'throttled', 'Too many wrong passwords. Try again later.', {
-        'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)),
+        headers: { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) },
       });
     }
     throttle.recordFailure(user.username, ctx.address, ctx.now);

@@ -1,3 +1,4 @@
+import { HasherBusyError } from '../auth/passwords.ts';
 import type { UserRecord } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import type { BodyKind } from '../body.ts';
@@ -109,7 +110,7 @@ async function hashing<T>(ctx: Context, kind: BodyKind, page: PageName, services
   try {
     return await task();
   } catch (error) {
-    if (kind === 'json' || !(error instanceof HttpError) || error.code !== 'busy') throw error;
+    if (kind === 'json' || !(error instanceof HasherBusyError)) throw error;
     sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'busy' }), error.headers);
     return null;
   }

@@ -99,12 +99,12 @@ export class RequestSession {
       return session;
     }
     narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
-    let miss: MissReason = 'not-found';
-    const record = await deps.store.get(cookieValue, now, (reason) => (miss = reason));
-    if (record === null) {
-      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[miss]}`);
+    const lookup = await deps.store.get(cookieValue, now);
+    if ('miss' in lookup) {
+      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[lookup.miss]}`);
       return session;
     }
+    const { record } = lookup;
     session.#id = cookieValue;
     session.#record = record;
     session.#status = 'loaded';
@@ -241,7 +241,7 @@ export class RequestSession {
     const oldId = this.#id;
     const newId = newSessionId();
     const move = async (): Promise<void> => {
-      const old = oldId === null ? null : await this.#deps.store.get(oldId, this.#now);
+      const old = oldId === null ? null : await this.#liveRecord(oldId);
       const { record: base, carried } = build(old);
       let events = base.events;
       if (oldId !== null && old !== null) {
@@ -268,7 +268,7 @@ export class RequestSession {
   async #touch(): Promise<void> {
     const id = this.#id!;
     await this.#deps.lock.run(id, async () => {
-      const fresh = await this.#deps.store.get(id, this.#now);
+      const fresh = await this.#liveRecord(id);
       if (fresh === null || !isTouchDue(fresh, this.#now, this.#deps.idleTimeoutMs)) {
         this.#record = fresh ?? this.#record;
         return;
@@ -280,9 +280,15 @@ export class RequestSession {
   }
 
   async #readFresh(id: string): Promise<SessionRecord> {
-    const fresh = await this.#deps.store.get(id, this.#now);
+    const fresh = await this.#liveRecord(id);
     if (fresh === null) throw this.#ended();
     return fresh;
+  }
+
+  /** #liveRecord re-reads the record under `id` inside its lock; why it is missing matters only at load. */
+  async #liveRecord(id: string): Promise<SessionRecord | null> {
+    const lookup = await this.#deps.store.get(id, this.#now);
+    return 'record' in lookup ? lookup.record : null;
   }
 
   async #update(id: string, record: SessionRecord): Promise<void> {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PasswordHasher } from '../../lib/auth/passwords.ts';
-import { HttpError } from '../../lib/http-error.ts';
+import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
 import { ERROR_MESSAGES } from '../../lib/pages.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
@@ -25,11 +24,11 @@ function location(reply: Reply): URL {
 /** BusyHasher is a password hasher whose queue is always full. */
 class BusyHasher extends PasswordHasher {
   override async hash(): Promise<never> {
-    throw new HttpError(503, 'busy', 'busy', { 'Retry-After': '2' });
+    throw new HasherBusyError();
   }
 
   override async verify(): Promise<never> {
-    throw new HttpError(503, 'busy', 'busy', { 'Retry-After': '2' });
+    throw new HasherBusyError();
   }
 }
 

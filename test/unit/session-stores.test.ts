@@ -15,7 +15,7 @@ import { StoreError } from '../../lib/sessions/store.ts';
 import { T0 } from '../support/clock.ts';
 import { failingFs, hookedFs } from '../support/files.ts';
 import { makeDirs } from '../support/server.ts';
-import { CONTRACT_TIMEOUTS, storeContract } from './session-store-contract.ts';
+import { CONTRACT_TIMEOUTS, recordOf, storeContract } from './session-store-contract.ts';
 
 storeContract('FileSessionStore', async (t, timeouts) => {
   const { sessionsDir } = await makeDirs(t);
@@ -119,7 +119,7 @@ describe('FileSessionStore on disk', () => {
     const { store, dir } = await fileStore(t);
     const id = newSessionId();
     await store.create(id, guestRecord());
-    assert.equal(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), null);
+    assert.deepEqual(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), { miss: 'expired-idle' });
     assert.deepEqual(await readdir(dir), []);
   });
 
@@ -135,9 +135,9 @@ describe('FileSessionStore on disk', () => {
     const { store } = await fileStore(t);
     const id = newSessionId();
     await store.create(id, guestRecord());
-    const record = (await store.get(id, T0))!;
+    const record = recordOf(await store.get(id, T0))!;
     assert.throws(() => record.data.cart.push('smuggled'), TypeError);
-    assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+    assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['apple']);
   });
 
   it('creates the directory again (0700) if it was deleted while running', async (t) => {
@@ -146,7 +146,7 @@ describe('FileSessionStore on disk', () => {
     const id = newSessionId();
     await store.create(id, guestRecord());
     assert.equal((await stat(dir)).mode & FILE_MODE_BITS, 0o700);
-    assert.deepEqual(await store.get(id, T0), guestRecord());
+    assert.deepEqual(await store.get(id, T0), { record: guestRecord() });
   });
 
   describe('an unreadable file is "no session"', () => {
@@ -157,21 +157,19 @@ describe('FileSessionStore on disk', () => {
       { it: 'a file over the size limit', contents: ' '.repeat(MAX_SESSION_FILE_BYTES + 1), reason: `larger than ${MAX_SESSION_FILE_BYTES} bytes` },
     ];
     for (const c of cases) {
-      it(`returns null for ${c.it} and reports it once per version of the file`, async (t) => {
+      it(`misses ${c.it} as unreadable and reports it once per version of the file`, async (t) => {
         const { store, dir, corrupt } = await fileStore(t);
         const id = newSessionId();
         const fileName = store.fileNameFor(id);
         await writeFile(path.join(dir, fileName), c.contents, { mode: 0o600 });
-        const misses: string[] = [];
-        assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
-        assert.equal(await store.get(id, T0), null);
+        assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
+        assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
         assert.deepEqual(corrupt, [{ fileName, reason: c.reason }]);
-        assert.deepEqual(misses, ['unreadable']);
         // Another version of the file (a new inode, as another writer would make) is judged afresh.
         const replacement = path.join(dir, 'replacement');
         await writeFile(replacement, `${c.contents} `);
         await rename(replacement, path.join(dir, fileName));
-        assert.equal(await store.get(id, T0), null);
+        assert.equal(recordOf(await store.get(id, T0)), null);
         assert.equal(corrupt.length, 2);
       });
     }
@@ -184,17 +182,15 @@ describe('FileSessionStore on disk', () => {
       });
       const { store, dir, corrupt } = await fileStore(t, { fs: fsys });
       await writeFile(path.join(dir, store.fileNameFor(id)), JSON.stringify(guestRecord()), { mode: 0o600 });
-      const misses: string[] = [];
-      assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
-      assert.deepEqual(misses, ['not-found']);
+      assert.deepEqual(await store.get(id, T0), { miss: 'not-found' });
       assert.deepEqual(corrupt, []);
     });
 
-    it('returns null for a directory where the file should be', async (t) => {
+    it('misses a directory where the file should be as unreadable', async (t) => {
       const { store, dir, corrupt } = await fileStore(t);
       const id = newSessionId();
       await mkdir(path.join(dir, store.fileNameFor(id)));
-      assert.equal(await store.get(id, T0), null);
+      assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
       assert.deepEqual(corrupt.map((c) => c.reason), ['not a regular file']);
     });
 
@@ -202,9 +198,9 @@ describe('FileSessionStore on disk', () => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await writeFile(path.join(dir, store.fileNameFor(id)), 'garbage');
-      assert.equal(await store.get(id, T0), null);
+      assert.equal(recordOf(await store.get(id, T0)), null);
       await store.create(id, guestRecord());
-      assert.deepEqual(await store.get(id, T0), guestRecord());
+      assert.deepEqual(await store.get(id, T0), { record: guestRecord() });
     });
   });
 
@@ -224,14 +220,14 @@ describe('FileSessionStore on disk', () => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await store.create(id, guestRecord(['apple']));
-      assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+      assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['apple']);
       const file = path.join(dir, store.fileNameFor(id));
       const before = await stat(file);
       await writeFile(file, (await readFile(file, 'utf8')).replace('"apple"', '"mango"'));
       // An editor's save moves mtime on; set it explicitly so the test never depends on timestamp resolution.
       await utimes(file, before.atime, new Date(before.mtimeMs + 1000));
       assert.equal((await stat(file)).size, before.size);
-      assert.deepEqual((await store.get(id, T0))?.data.cart, ['mango']);
+      assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['mango']);
     });
 
     it('sees a file replaced by another process on the next get', async (t) => {
@@ -242,7 +238,7 @@ describe('FileSessionStore on disk', () => {
       const other = path.join(dir, 'written-elsewhere');
       await writeFile(other, JSON.stringify({ ...guestRecord(['pear']), user: 'alice', generation: 0 }));
       await rename(other, path.join(dir, store.fileNameFor(id)));
-      const record = await store.get(id, T0);
+      const record = recordOf(await store.get(id, T0));
       assert.equal(record?.user, 'alice');
       assert.deepEqual(record?.data.cart, ['pear']);
     });
@@ -251,9 +247,9 @@ describe('FileSessionStore on disk', () => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await store.create(id, guestRecord());
-      assert.notEqual(await store.get(id, T0), null);
+      assert.ok('record' in (await store.get(id, T0)));
       await unlink(path.join(dir, store.fileNameFor(id)));
-      assert.equal(await store.get(id, T0), null);
+      assert.equal(recordOf(await store.get(id, T0)), null);
       assert.equal(await store.update(id, guestRecord()), false);
       assert.deepEqual(await readdir(dir), []);
     });
@@ -301,7 +297,7 @@ describe('FileSessionStore on disk', () => {
           return true;
         });
         assert.deepEqual(await readdir(dir), [healthy.fileNameFor(id)]);
-        assert.deepEqual(await healthy.get(id, T0), guestRecord());
+        assert.deepEqual(await healthy.get(id, T0), { record: guestRecord() });
       });
     }
 
