@@ -161,6 +161,8 @@ function inspectorView(session: InspectedSession, config: Services['config'], no
     data: { cart: record.data.cart, theme: record.data.theme },
     cookie: describeSessionCookie(cookie),
     events: record.events,
+    // Each ID replacement as data, oldest first: the inspector shows the sign-in one without reading the events' prose.
+    rotations: record.events.flatMap(({ at, rotation }) => (rotation === undefined ? [] : [{ at, ...rotation }])),
     stored: record,
     serverTime: new Date(now).toISOString(),
     idleTimeoutSeconds: config.idleTimeoutMs / MS_PER_SECOND,

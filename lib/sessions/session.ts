@@ -245,9 +245,10 @@ export class RequestSession {
       const { record: base, carried } = build(old);
       let events = base.events;
       if (oldId !== null && old !== null) {
-        const event = `ID replaced at ${why} (was ${idPrefix(oldId)}, now ${idPrefix(newId)})`;
+        const rotation = { reason: why, from: idPrefix(oldId), to: idPrefix(newId) };
+        const event = `ID replaced at ${why} (was ${rotation.from}, now ${rotation.to})`;
         // Another user's session leaves nothing behind, not even its history.
-        if (carried) events = withEvent(base.events, this.#now, event);
+        if (carried) events = withEvent(base.events, this.#now, event, rotation);
         this.#narrate('rotate', `${event}; ${carried ? 'cart and theme carried over' : "another user's session: nothing carried over"}`);
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };

@@ -137,6 +137,11 @@ describe('the event list and the guest → sign-in carry-over', () => {
       view.events.map((event: { event: string }) => event.event),
       ['created as guest', 'theme set to dark', `ID replaced at sign-in (was ${guestId.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`],
     );
+    assert.deepEqual(
+      view.rotations.map(({ reason, from, to }: { reason: string; from: string; to: string }) => ({ reason, from, to })),
+      [{ reason: 'sign-in', from: `${guestId.slice(0, 6)}…`, to: `${browser.sid!.slice(0, 6)}…` }],
+      'the inspector gets the replacement as data, not only as a sentence',
+    );
     assert.equal((await server.client().request('GET', '/api/session', undefined, { Cookie: `sid=${guestId}` })).status, 401);
   });
 
@@ -149,5 +154,7 @@ describe('the event list and the guest → sign-in carry-over', () => {
     assert.equal(changed.status, 200);
     const events = (await browser.get('/api/session')).json.events.map((event: { event: string }) => event.event);
     assert.equal(events.at(-1), `ID replaced at password change (was ${before.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`);
+    const rotations = (await browser.get('/api/session')).json.rotations;
+    assert.deepEqual(rotations.map((rotation: { reason: string }) => rotation.reason), ['password change']);
   });
 });
