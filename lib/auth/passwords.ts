@@ -60,16 +60,20 @@ const KEY_BYTES = 32;
 /** Waiting hashes beyond this are refused with 503 rather than queued without end. */
 export const DEFAULT_MAX_WAITING = 32;
 const BUSY_RETRY_AFTER_SECONDS = '2';
-// libuv has four worker threads unless UV_THREADPOOL_SIZE says otherwise.
-const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+/**
+ * MAX_DEFAULT_CONCURRENCY caps the default however many cores there are:
+ * each hash holds 128 MiB at the default cost, so three at once already
+ * take 384 MiB.
+ */
+export const MAX_DEFAULT_CONCURRENCY = 3;
 
 /**
  * DEFAULT_CONCURRENCY: no more hashes at once than there are cores, since
- * more would only take turns on them while each holds its memory (128 MiB at
- * the default cost); and SPEC.md's bound, fewer than libuv's thread pool has
- * threads.
+ * more would only take turns on them (on the hash pool's own threads,
+ * lib/auth/hash-pool.ts) while each holds its memory; and never more than
+ * MAX_DEFAULT_CONCURRENCY.
  */
-export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(THREAD_POOL_SIZE - 1, availableParallelism()));
+export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(MAX_DEFAULT_CONCURRENCY, availableParallelism()));
 
 export interface PasswordHasherOptions {
   cost: number;

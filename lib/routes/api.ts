@@ -16,13 +16,13 @@ import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts
 const MS_PER_SECOND = 1000;
 const THEMES: readonly Theme[] = ['light', 'dark'];
 
-/** apiRoutes are the JSON endpoints of SPEC.md. Every answer is JSON with Cache-Control: no-store. */
+/** apiRoutes are the JSON endpoints (README, Routes). Every answer is JSON with Cache-Control: no-store. */
 export function apiRoutes(services: Services): Route<Handler>[] {
   const { users, hasher, throttle, config } = services;
 
-  const me = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
+  const showAccount = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
 
-  const profile = async (ctx: Context): Promise<void> => {
+  const changeDisplayName = async (ctx: Context): Promise<void> => {
     const user = requireUser(ctx);
     const { fields } = await readBody(ctx.req);
     // Stored with the user, not the session: it follows the account into every session.
@@ -33,7 +33,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     sendJson(ctx, 200, publicUser(updated));
   };
 
-  const password = async (ctx: Context): Promise<void> => {
+  const changePassword = async (ctx: Context): Promise<void> => {
     const user = requireUser(ctx);
     const { fields } = await readBody(ctx.req);
     const { currentPassword, newPassword } = fields;
@@ -61,7 +61,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     sendJson(ctx, 200, { username: updated.username });
   };
 
-  const session = async (ctx: Context): Promise<void> => {
+  const inspectSession = async (ctx: Context): Promise<void> => {
     const { id, record, cookie, fileLabel } = ctx.session;
     if (id === null || record === null || fileLabel === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
     sendJson(ctx, 200, inspectorView({ id, record, cookie, fileLabel }, config, ctx.now));
@@ -80,7 +80,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
   };
 
   const emptyCart = async (ctx: Context): Promise<void> => {
-    // Nothing in the body is needed, but SPEC.md's body rules (413, 415, 400) hold here too.
+    // Nothing in the body is needed, but the body rules of readBody (413, 415, 400) hold here too.
     await readBody(ctx.req);
     // Emptying a cart that does not exist has nothing to keep, so no session is created.
     if (ctx.session.id === null) return sendJson(ctx, 200, { cart: [] });
@@ -88,7 +88,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     sendJson(ctx, 200, { cart: data.cart });
   };
 
-  const preferences = async (ctx: Context): Promise<void> => {
+  const setTheme = async (ctx: Context): Promise<void> => {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
     if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
@@ -97,13 +97,13 @@ export function apiRoutes(services: Services): Route<Handler>[] {
   };
 
   return [
-    ['GET', '/api/me', me],
-    ['PATCH', '/api/profile', profile],
-    ['POST', '/api/password', password],
-    ['GET', '/api/session', session],
+    ['GET', '/api/me', showAccount],
+    ['PATCH', '/api/profile', changeDisplayName],
+    ['POST', '/api/password', changePassword],
+    ['GET', '/api/session', inspectSession],
     ['POST', '/api/cart', addToCart],
     ['DELETE', '/api/cart', emptyCart],
-    ['PUT', '/api/preferences', preferences],
+    ['PUT', '/api/preferences', setTheme],
   ];
 }
 

@@ -48,7 +48,7 @@ export interface SessionRecord {
   events: SessionEvent[];
 }
 
-/** Timeouts of SPEC.md, in milliseconds. */
+/** Timeouts are SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT, in milliseconds. */
 export interface Timeouts {
   idleMs: number;
   absoluteMs: number;
@@ -56,7 +56,7 @@ export interface Timeouts {
 
 /** MAX_EVENTS keeps the history short; older events fall off the front. */
 export const MAX_EVENTS = 20;
-/** Limits of SPEC.md on the cart. */
+/** The cart's limits: how many items, and how long each may be (in characters). */
 export const MAX_CART_ITEMS = 100;
 export const MAX_CART_ITEM_LENGTH = 64;
 /** The touch interval is a tenth of the idle timeout, but never more than this. */

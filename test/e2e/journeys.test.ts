@@ -137,7 +137,7 @@ describe('Cloakroom in a real browser', { skip: browserSkip }, () => {
     assert.equal(await submitSignIn(page, 'carol', 'not my password'), 303);
     assert.match(await page.locator(SIGN_IN_ERROR).innerText(), /username and password do not match/);
 
-    // SPEC.md: after 5 failures for one account, further attempts get 429.
+    // After ACCOUNT_FAILURE_LIMIT (5) failures for one account, further attempts get 429 (lib/auth/throttle.ts).
     const statuses: number[] = [];
     for (let attempt = 2; attempt <= 6; attempt += 1) {
       statuses.push(await submitSignIn(page, 'carol', `wrong guess ${attempt}`));

@@ -187,7 +187,7 @@ describe('GET /api/session', () => {
     assert.deepEqual(await sessionFiles(server.dirs.sessionsDir), []);
   });
 
-  it('shows every field of SPEC.md with the right deadlines', async (t) => {
+  it('shows every field of the inspector view with the right deadlines', async (t) => {
     const time = fakeClock(T0);
     const server = await startTestServer(t, { idleTimeoutMs: 600 * SECOND, absoluteTimeoutMs: 3600 * SECOND }, { clock: time.clock });
     const guest = server.client();

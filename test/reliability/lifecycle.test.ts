@@ -10,7 +10,7 @@ import { answerOf, RawExchange } from '../support/raw-http.ts';
 import { makeDirs } from '../support/server.ts';
 import type { Dirs } from '../support/server.ts';
 
-/** SPEC.md: a stopped server exits within this long, in-flight requests answered. */
+/** A stopped server exits within this long, in-flight requests answered (SHUTDOWN_GRACE_MS, and some room). */
 const SHUTDOWN_DEADLINE_MS = 5_000;
 /** Start-up checks run a few at a time: each is a whole Node process. */
 const PARALLEL_STARTS = 3;
@@ -32,7 +32,7 @@ async function answersNewConnection(url: string): Promise<boolean> {
   return (await exchange.outcome).kind === 'answered';
 }
 
-/** Each variable of SPEC.md's configuration table, with one value that must stop start-up. */
+/** Each variable of the README's Configuration table, with one value that must stop start-up. */
 const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => string | Promise<string>; why: string }> = [
   { variable: 'PORT', value: () => '70000', why: 'above 65535' },
   // 192.0.2.1 is TEST-NET-1 (RFC 5737): a well-formed address that no machine here has.

@@ -159,7 +159,7 @@ describe('the sweeper at scale', () => {
     assert.deepEqual(result, {
       scanned: SESSIONS + 2 * TEMPS + 2 * CORRUPT + 3,
       expired: expiredSessions + CORRUPT,
-      temps: TEMPS,
+      staleTemps: TEMPS,
       failed: 0,
     });
     assert.deepEqual((await readdir(dir)).sort(), [...keep].sort());

@@ -15,7 +15,7 @@ interface UnsafeRoute {
   fields: Record<string, string>;
 }
 
-/** Every unsafe route of SPEC.md, each with a body an attacker's page would love to send. */
+/** Every unsafe route of the app, each with a body an attacker's page would love to send. */
 const UNSAFE_ROUTES: readonly UnsafeRoute[] = [
   { method: 'POST', path: '/login', fields: { username: 'alice', password: PASSWORD } },
   { method: 'POST', path: '/register', fields: { username: 'mallory', password: PASSWORD } },

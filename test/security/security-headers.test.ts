@@ -22,7 +22,7 @@ interface Seen {
 
 interface Expectation {
   status: number;
-  /** SPEC.md: no-store on signed-in pages, API answers, and answers that set or clear the cookie. */
+  /** no-store on signed-in pages, API answers, and answers that set or clear the cookie (lib/context.ts send). */
   noStore?: boolean;
   /** Answers that depend on the session say so to caches. */
   varyCookie?: boolean;
@@ -50,7 +50,7 @@ async function seen(request: Promise<{ status: number; headers: Headers; text: s
   return { status: reply.status, headers: reply.headers, body: reply.text };
 }
 
-describe('security headers: every kind of response carries the headers of SPEC.md', () => {
+describe('security headers: every kind of response carries SECURITY_HEADERS and the caching headers it needs', () => {
   const scope = suiteScope();
   let server: TestServer;
   let member: Client;

@@ -11,7 +11,7 @@ function failTimes(throttle: LoginThrottle, username: string, address: string, c
 }
 
 describe('LoginThrottle', () => {
-  it('has the limits of SPEC.md: 5 per account, 50 per address, in 15 minutes', () => {
+  it('has the limits the README promises: 5 per account, 50 per address, in 15 minutes', () => {
     assert.deepEqual([ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS], [5, 50, 15 * 60 * SECOND]);
   });
 
