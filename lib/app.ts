@@ -1,41 +1,37 @@
 import { mkdir, chmod, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PasswordHasher } from './auth/passwords.ts';
 import { LoginThrottle } from './auth/throttle.ts';
-import { DATA_DIR_MODE, UserStore } from './auth/users.ts';
+import { DATA_DIR_MODE, UserStore, UsersFileError } from './auth/users.ts';
+import { declaresTooLargeBody } from './body.ts';
+import { answerClientError } from './client-errors.ts';
 import { ConfigError } from './config.ts';
 import type { Config } from './config.ts';
-import { declaresTooLargeBody } from './body.ts';
-import { sendJson, send, wantsJson } from './context.ts';
-import type { Context, Handler } from './context.ts';
-import { parseCookies } from './cookies.ts';
 import { errorCode, nodeFileSystem, tempPathFor } from './file-system.ts';
 import type { FileSystem } from './file-system.ts';
-import { HttpError } from './http-error.ts';
 import { Logger } from './log.ts';
-import { isCrossOriginRequest } from './origin-check.ts';
 import { Pages } from './pages.ts';
+import { requestListener } from './pipeline.ts';
+import type { Endpoint } from './pipeline.ts';
 import { Router } from './router.ts';
 import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
 import { pageRoutes } from './routes/pages.ts';
-import { clientAddress, cookieSettings, parseTarget } from './request-info.ts';
-import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
+import type { Services } from './services.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
 import { KeyedLock } from './sessions/lock.ts';
-import { RequestSession } from './sessions/session.ts';
-import type { SessionDeps } from './sessions/session.ts';
 import { Sweeper } from './sessions/sweeper.ts';
-import { isFresh, loadStaticFiles } from './static-files.ts';
+import { loadStaticFiles, PUBLIC_DIR, serveStatic } from './static-files.ts';
 import type { StaticFile } from './static-files.ts';
-import type { Services } from './services.ts';
 
-/** PUBLIC_DIR: the static pages and assets, beside lib/. */
-export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+// Start-up and shutdown: everything made once per process (directories
+// proved writable, stores opened, routes registered, the server listening,
+// the sweeper running) and the graceful stop. What happens to each request
+// is in lib/pipeline.ts.
+
 /** Shutdown waits this long for in-flight requests before closing their connections. */
 export const SHUTDOWN_GRACE_MS = 4000;
 
@@ -63,12 +59,6 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-interface RouteEntry {
-  handler: Handler;
-  /** Static files need no session: they are the same for everyone. */
-  usesSession: boolean;
-}
-
 /**
  * startApp prepares the sessions directory, opens the users file, starts
  * listening on config.host:config.port and starts the sweeper.
@@ -93,20 +83,21 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     throttle: options.throttle ?? new LoginThrottle(),
     pages: new Pages(publicDir),
   };
-  const sessionDeps: SessionDeps = {
-    store,
-    lock: new KeyedLock(),
-    idleTimeoutMs: config.idleTimeoutMs,
-    fileNameFor: (id) => store.fileNameFor(id),
-  };
-  const router = buildRouter(services, loadStaticFiles(publicDir));
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res, { config, services, router, sessionDeps, logger, clock }).catch((error: unknown) => {
-      logger.error('unhandled error while answering a request', error);
-      if (!res.headersSent) res.writeHead(500, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end();
-    });
-  };
+  const onRequest = requestListener({
+    router: buildRouter(services, loadStaticFiles(publicDir)),
+    sessions: {
+      store,
+      lock: new KeyedLock(),
+      idleTimeoutMs: config.idleTimeoutMs,
+      fileNameFor: (id) => store.fileNameFor(id),
+      dirLabel: path.basename(config.sessionsDir),
+    },
+    users: services.users,
+    cookieSecure: config.cookieSecure,
+    trustProxy: config.trustProxy,
+    logger,
+    clock,
+  });
   const server = http.createServer(onRequest);
   // A client that sends `Expect: 100-continue` waits to be invited before it
   // sends the body. Invite only bodies of an allowed size: an oversized one
@@ -115,7 +106,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     if (!declaresTooLargeBody(req)) res.writeContinue();
     onRequest(req, res);
   });
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => answerClientError(error, socket));
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error) => reject(listenError(error, config)));
     server.listen(config.port, config.host, () => resolve());
@@ -127,8 +118,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     intervalMs: config.sweepIntervalMs,
     clock,
     onSweep: (result, ms) => {
-      if (result.expired + result.temps + result.failed > 0) {
-        logger.info(`sweeper: ${result.expired} expired session file(s) and ${result.temps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`);
+      if (result.expired + result.staleTemps + result.failed > 0) {
+        logger.info(`sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`);
       }
     },
     onError: (error) => logger.error('sweeper failed; it will try again at the next interval', error),
@@ -184,7 +175,8 @@ async function openUsers(file: string): Promise<UserStore> {
   try {
     return await UserStore.open(file);
   } catch (error) {
-    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${errorCode(error) ?? 'not a Cloakroom users file'})`);
+    const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
+    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
   }
 }
 
@@ -198,8 +190,9 @@ function listenError(error: unknown, config: Config): unknown {
   return error;
 }
 
-function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): Router<RouteEntry> {
-  const router = new Router<RouteEntry>();
+/** buildRouter registers every route: pages, sign-in and the API, which use the session, and the static files, which do not. */
+function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): Router<Endpoint> {
+  const router = new Router<Endpoint>();
   for (const [method, route, handler] of [...pageRoutes(services), ...authRoutes(services), ...apiRoutes(services)]) {
     router.add(method, route, { handler, usesSession: true });
   }
@@ -207,127 +200,11 @@ function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): 
   return router;
 }
 
-function serveStatic(file: StaticFile): Handler {
-  return async ({ req, res }) => {
-    res.setHeader('ETag', file.etag);
-    // Revalidate every time: cheap with the ETag, and an edited file shows at once.
-    res.setHeader('Cache-Control', 'no-cache');
-    if (isFresh(req.headers['if-none-match'], file.etag)) {
-      res.writeHead(304).end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': file.body.length }).end(file.body);
-  };
-}
-
-interface Pipeline {
-  config: Config;
-  services: Services;
-  router: Router<RouteEntry>;
-  sessionDeps: SessionDeps;
-  logger: Logger;
-  clock: () => number;
-}
-
 /**
- * handle follows one request from the cookie to the file and back:
- * security headers, route, origin check, session load, handler, and the one
- * place errors become responses.
+ * closeGracefully stops accepting connections, closes idle ones, lets
+ * requests in flight finish (cutting them after SHUTDOWN_GRACE_MS), and
+ * waits for a sweep under way.
  */
-async function handle(req: IncomingMessage, res: ServerResponse, pipeline: Pipeline): Promise<void> {
-  const started = performance.now();
-  const { config, services, router, sessionDeps, logger, clock } = pipeline;
-  const log = logger.begin();
-  const method = req.method ?? 'GET';
-  const target = parseTarget(req.url ?? '/');
-  if (logger.printsRequests) {
-    res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
-  }
-  setSecurityHeaders(res);
-
-  const now = clock();
-  const cookie = cookieSettings(req, config);
-  const ctx: Context = {
-    req,
-    res,
-    method,
-    path: target?.path ?? '',
-    query: target?.query ?? new URLSearchParams(),
-    now,
-    address: clientAddress(req, config),
-    session: RequestSession.none(sessionDeps, now, cookie, log.step),
-    user: null,
-    log,
-  };
-  try {
-    if (target === null) throw new HttpError(400, 'bad_target', 'The request target is not a path.');
-    const match = router.match(method, target.path);
-    if (match.kind === 'not-found') throw new HttpError(404, 'not_found', 'There is nothing at this address.');
-    if (match.kind === 'method-not-allowed') {
-      throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { Allow: match.allow });
-    }
-    if (isCrossOriginRequest(req)) {
-      // CSRF: refused before the body is read or the session is touched.
-      log.step('origin', 'cross-origin request refused');
-      throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
-    }
-    if (match.handler.usesSession) {
-      ctx.session = await RequestSession.load(sessionDeps, parseCookies(req.headers.cookie)[cookie.name], now, cookie, log.step);
-      ctx.user = await signedInUser(ctx, services);
-    }
-    await match.handler.handler(ctx);
-  } catch (error) {
-    sendError(ctx, error, logger);
-  }
-}
-
-/** signedInUser is the account of a signed-in session, or null; a session from before a password change is ended here. */
-async function signedInUser(ctx: Context, services: Services) {
-  const record = ctx.session.record;
-  if (record === null || record.user === null) return null;
-  const user = services.users.find(record.user);
-  if (user !== null && user.generation === record.generation) return user;
-  // The password changed since this session signed in (or the account is gone): O(1) revocation.
-  await ctx.session.destroy('its user changed password since it signed in');
-  return null;
-}
-
-function sendError(ctx: Context, error: unknown, logger: Logger): void {
-  if (ctx.res.headersSent) {
-    logger.error('error after the response had started', error);
-    ctx.res.destroy();
-    return;
-  }
-  const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal', 'Something went wrong on our side.');
-  if (!(error instanceof HttpError)) logger.error(`${ctx.method} ${ctx.path} failed`, error);
-  if (httpError.status === 503) logger.error(`${ctx.method} ${ctx.path}: ${httpError.message}`, httpError.cause);
-  // An error must not leave a half-set cookie or the headers of the answer that failed.
-  for (const name of ctx.res.getHeaderNames()) if (!(name in lowerSecurityHeaders)) ctx.res.removeHeader(name);
-  if (ctx.path.startsWith('/api/') || wantsJson(ctx.req)) {
-    sendJson(ctx, httpError.status, { error: httpError.code, message: httpError.message }, httpError.headers);
-    return;
-  }
-  send(ctx, httpError.status, { 'Content-Type': 'text/plain; charset=utf-8', ...httpError.headers }, `${httpError.message}\n`);
-}
-
-const lowerSecurityHeaders = Object.fromEntries(Object.keys(SECURITY_HEADERS).map((name) => [name.toLowerCase(), true]));
-
-const CLIENT_ERROR_STATUS: Readonly<Record<string, string>> = {
-  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
-  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
-};
-
-/** answerClientError answers a request Node could not even parse, with the same security headers as any other. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || error.code === 'ECONNRESET') {
-    socket.destroy();
-    return;
-  }
-  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? '400 Bad Request';
-  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status}\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-}
-
 async function closeGracefully(server: Server, sweeper: Sweeper): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
@@ -335,4 +212,3 @@ async function closeGracefully(server: Server, sweeper: Sweeper): Promise<void> 
   await Promise.all([closed, sweeper.stop()]);
   clearTimeout(force);
 }
-

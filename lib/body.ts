@@ -1,13 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http-error.ts';
 
-/** MAX_BODY_BYTES is SPEC.md's limit on a request body: larger ones get 413 before they are read. */
+/** MAX_BODY_BYTES is the limit on a request body (16 KiB): larger ones get 413 before they are read. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
 /** BodyKind is how the client sent the body, and so how it wants the answer: forms get redirects, JSON gets JSON. */
 export type BodyKind = 'form' | 'json';
 
-/** Fields is a parsed body: a flat object of strings (JSON values that are not strings are kept as they are). */
+/**
+ * Fields is a parsed body, one entry per field name. A form's values are
+ * always strings (the first of a repeated name wins); a JSON object's
+ * values are kept as sent, strings or not, so each route checks the type of
+ * every field it uses.
+ */
 export type Fields = Record<string, unknown>;
 
 /**
@@ -47,7 +52,7 @@ export function declaresTooLargeBody(req: IncomingMessage): boolean {
 }
 
 function tooLarge(): HttpError {
-  return new HttpError(413, 'body_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, { Connection: 'close' });
+  return new HttpError(413, 'body_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, { headers: { Connection: 'close' } });
 }
 
 async function readText(req: IncomingMessage): Promise<string> {

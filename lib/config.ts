@@ -5,7 +5,8 @@ export type LogMode = 'explain' | 'requests' | 'silent';
 export type CookieSecureMode = 'true' | 'false' | 'auto';
 
 /**
- * Config is every setting of SPEC.md, read once at start-up, validated and
+ * Config is every setting of the README's Configuration table, read once at
+ * start-up, validated and
  * then passed around as plain data. Durations are in milliseconds here even
  * though the environment gives them in seconds.
  */
@@ -41,7 +42,7 @@ const MAX_SCRYPT_COST = 2 ** 20;
 const MAX_DURATION_SECONDS = 2_147_483;
 
 /**
- * loadConfig reads SPEC.md's environment variables from `env` (defaults
+ * loadConfig reads the environment variables of the README's Configuration table from `env` (defaults
  * applied, paths resolved against `cwd`) and throws ConfigError on the first
  * invalid value.
  */

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UserRecord } from './auth/users.ts';
 import type { RequestLog } from './log.ts';
+import { writeSessionCookie } from './sessions/session-cookie.ts';
 import type { RequestSession } from './sessions/session.ts';
 
 /**
- * Context is everything a route handler needs about one request. The app
- * (lib/app.ts) builds it: the session is already loaded from the cookie,
+ * Context is everything a route handler needs about one request. The
+ * pipeline (lib/pipeline.ts) builds it: the session is already loaded from the cookie,
  * and `user` is its signed-in account, if any.
  */
 export interface Context {
@@ -37,12 +38,9 @@ type Headers = Record<string, string | number>;
  */
 export function send(ctx: Context, status: number, headers: Headers, body: string | null): void {
   const { res, session } = ctx;
-  const cookie = session.setCookieHeader();
-  if (cookie !== null) {
-    res.setHeader('Set-Cookie', cookie);
-    ctx.log.step('cookie', session.status === 'destroyed' ? 'cleared (Max-Age=0)' : `set ${session.cookieSettings.name} (HttpOnly; SameSite=Lax; Path=/)`);
-  }
-  if (cookie !== null || ctx.user !== null) res.setHeader('Cache-Control', 'no-store');
+  const update = session.cookieUpdate();
+  if (update !== null) ctx.log.step('cookie', writeSessionCookie(res, session.cookie, update));
+  if (update !== null || ctx.user !== null) res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Vary', 'Cookie');
   for (const name in headers) res.setHeader(name, headers[name]!);
   if (body === null) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from './sessions/record.ts';
 import type { Theme } from './sessions/record.ts';
 
 /** PageName: the four HTML pages of public/, each served by its own route. */
@@ -22,6 +23,16 @@ export const ERROR_MESSAGES: Readonly<Record<string, string>> = {
   malformed: 'The form could not be read. Please try again.',
 };
 
+/**
+ * LIMITS fill the placeholders that are the same on every render, once at
+ * start-up: the server's own limits, so the page and its scripts never keep
+ * a copy that could drift from the rule the API enforces.
+ */
+const LIMITS: ReadonlyArray<[placeholder: string, value: string]> = [
+  ['{{maxCartItems}}', String(MAX_CART_ITEMS)],
+  ['{{maxCartItemLength}}', String(MAX_CART_ITEM_LENGTH)],
+];
+
 export interface PageValues {
   theme: Theme;
   /** session: whether the request came with a live session, so page scripts know if there is anything to inspect. */
@@ -31,9 +42,10 @@ export interface PageValues {
 }
 
 /**
- * Pages holds the HTML templates, read once at start-up, and fills their
- * placeholders: `{{theme}}` (so the chosen theme shows without a flash),
- * `{{session}}` ("yes" or "no"), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
+ * Pages holds the HTML templates, read once at start-up with their partials
+ * and LIMITS in place, and fills four placeholders per request: `{{theme}}`
+ * (so the chosen theme shows without a flash), `{{session}}` ("yes" or
+ * "no"), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
  * `{{next}}` (the already validated local path to return to, HTML-escaped).
  */
 export class Pages {
@@ -42,7 +54,7 @@ export class Pages {
   constructor(publicDir: string) {
     for (const name of PAGE_NAMES) {
       const template = readFileSync(path.join(publicDir, `${name}.html`), 'utf8');
-      this.#templates.set(name, withPartials(template, publicDir));
+      this.#templates.set(name, withLimits(withPartials(template, publicDir)));
     }
   }
 
@@ -68,6 +80,11 @@ function withPartials(template: string, publicDir: string): string {
   return template.replace(/\{\{> ([a-z0-9-]+)\}\}/g, (_, name: string) =>
     readFileSync(path.join(publicDir, 'partials', `${name}.html`), 'utf8').trimEnd(),
   );
+}
+
+/** withLimits puts the values of LIMITS in place of their placeholders. */
+function withLimits(template: string): string {
+  return LIMITS.reduce((text, [placeholder, value]) => text.replaceAll(placeholder, value), template);
 }
 
 /** escapeHtml makes text safe inside HTML text and double-quoted attributes. */

@@ -1,6 +1,9 @@
 /** Method is an HTTP method name as it arrives on the request line. */
 export type Method = string;
 
+/** Route is one entry of a route table: a method, an exact path and what answers it. */
+export type Route<H> = [method: Method, path: string, handler: H];
+
 /** RouteMatch says what the router found for a method and a path. */
 export type RouteMatch<H> =
   | { kind: 'found'; handler: H }

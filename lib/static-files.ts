@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Handler } from './context.ts';
+
+/** PUBLIC_DIR: the static pages and assets, beside lib/. */
+export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 
 /** CONTENT_TYPES maps the extensions public/ uses to their Content-Type; text types carry a charset. */
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -61,4 +66,21 @@ export function isFresh(ifNoneMatch: string | undefined, etag: string): boolean 
     const tag = candidate.trim();
     return tag === '*' || tag === etag || tag === `W/${etag}`;
   });
+}
+
+/**
+ * serveStatic answers GET and HEAD for one asset: 200 with its bytes, or
+ * 304 when the client's copy is current. Every answer asks the browser to
+ * revalidate: cheap with the ETag, and an edited file shows at once.
+ */
+export function serveStatic(file: StaticFile): Handler {
+  return async ({ req, res }) => {
+    res.setHeader('ETag', file.etag);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (isFresh(req.headers['if-none-match'], file.etag)) {
+      res.writeHead(304).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': file.contentType, 'Content-Length': file.body.length }).end(file.body);
+  };
 }

@@ -1,7 +1,7 @@
 import { HttpError } from './http-error.ts';
 
 /**
- * The input rules of SPEC.md, each a small function so that routes read as
+ * The input rules (README, Routes), each a small function so that routes read as
  * the rules they apply. "Characters" are Unicode code points, not UTF-16
  * units, so an emoji counts as one.
  *

@@ -122,9 +122,9 @@ function meSection({ rows, headerProblems }) {
   const text = ['## 1. Signed-in GET /api/me', ''];
   text.push('One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each).', '');
   text.push(headerProblems.length === 0
-    ? 'Cloakroom\'s answer carried every header SPEC.md asks for (checked before timing).'
-    : `Cloakroom\'s answer lacked headers SPEC.md asks for: ${headerProblems.join('; ')}.`, '');
-  summary.push(['1', 'answers carry all of SPEC.md\'s headers', headerProblems.length === 0 ? 'all present' : headerProblems.join('; '), verdict(headerProblems.length === 0)]);
+    ? 'Cloakroom\'s answer carried every header it must send (checked before timing).'
+    : `Cloakroom\'s answer lacked headers it must send: ${headerProblems.join('; ')}.`, '');
+  summary.push(['1', 'answers carry all their headers', headerProblems.length === 0 ? 'all present' : headerProblems.join('; '), verdict(headerProblems.length === 0)]);
   for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
     const subset = rows.filter((r) => r.sessions === sessions);
     const rounds = byRound(subset);
@@ -157,7 +157,7 @@ function meSection({ rows, headerProblems }) {
 function touchSection(rows) {
   const summary = [];
   const text = ['## 2. Sliding expiry: file rewrites under load on one session', ''];
-  text.push('Method: fs.watch (inotify) on the sessions directory counts `rename` events for the session\'s file name (an atomic write renames a temp file onto it); `change` events for that name would be in-place writes. Independently, the file\'s inode is sampled every 5 ms (each atomic rewrite gives the name a new inode). Allowed by SPEC.md: ceil(load seconds / touch interval) + 1, touch interval = min(idle / 10, 60 s).', '');
+  text.push('Method: fs.watch (inotify) on the sessions directory counts `rename` events for the session\'s file name (an atomic write renames a temp file onto it); `change` events for that name would be in-place writes. Independently, the file\'s inode is sampled every 5 ms (each atomic rewrite gives the name a new inode). Allowed by the touch rule (lib/sessions/record.ts touchIntervalMs): ceil(load seconds / touch interval) + 1, touch interval = min(idle / 10, 60 s).', '');
   text.push('| SESSION_IDLE_TIMEOUT | touch interval | load | requests (non-2xx) | renames (fs.watch) | inode changes | in-place writes | allowed | lastSeenAt slid by | result |');
   text.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {

@@ -17,7 +17,7 @@ export const REPO_DIR = path.join(BENCH_DIR, '..');
 
 export const USERNAME = 'bench';
 export const PASSWORD = 'correct horse battery staple';
-/** The lowest scrypt cost SPEC.md allows: cheap sign-ins for scenarios that do not measure sign-in. */
+/** The lowest scrypt cost the configuration allows (SCRYPT_COST): cheap sign-ins for scenarios that do not measure sign-in. */
 export const CHEAP_SCRYPT_COST = '1024';
 const SIGN_IN_CONCURRENCY = 8;
 /**

@@ -13,8 +13,9 @@ import { SERVERS, get, start } from '../lib/servers.mjs';
 export const ROTATING_SESSIONS = 1000;
 
 /**
- * Issue 7 asks for the speed "with all of SPEC.md's headers": a fast answer
- * that dropped them would not count, so Cloakroom's are checked first.
+ * The speed counts only with every header Cloakroom must send (the README's
+ * Routes and Security sections): a fast answer that dropped them would not
+ * count, so Cloakroom's are checked first.
  */
 const REQUIRED_HEADERS = {
   'content-security-policy': "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",

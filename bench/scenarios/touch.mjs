@@ -1,5 +1,5 @@
 // Scenario 2 (issue 7, target 2): sliding expiry must not cost a write per
-// request. SPEC.md's touch rule: lastSeenAt is rewritten only when a tenth of
+// request. The touch rule (lib/sessions/record.ts touchIntervalMs): lastSeenAt is rewritten only when a tenth of
 // the idle timeout (at most 60 s) has passed since it was last written, so
 // under D seconds of load one session's file may be rewritten at most
 // ceil(D / interval) + 1 times. Run at SESSION_IDLE_TIMEOUT=20 (interval 2 s:

@@ -19,6 +19,38 @@ export interface PasswordHash {
   hash: string;
 }
 
+/**
+ * isPasswordHash checks a stored hash field by field, as read from disk:
+ * scrypt, positive whole parameters (N a power of two above 1, as scrypt
+ * requires), and a salt and hash in base64.
+ */
+export function isPasswordHash(value: unknown): value is PasswordHash {
+  if (typeof value !== 'object' || value === null) return false;
+  const hash = value as Record<string, unknown>;
+  return (
+    hash.algorithm === 'scrypt' &&
+    isPowerOfTwoAboveOne(hash.N) &&
+    isPositiveInteger(hash.r) &&
+    isPositiveInteger(hash.p) &&
+    isBase64(hash.salt) &&
+    isBase64(hash.hash)
+  );
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function isBase64(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && BASE64.test(value);
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
+}
+
+function isPowerOfTwoAboveOne(value: unknown): value is number {
+  return isPositiveInteger(value) && value > 1 && (value & (value - 1)) === 0;
+}
+
 /** OWASP's scrypt recommendation: N = 2^17, r = 8, p = 1. */
 export const DEFAULT_SCRYPT_COST = 2 ** 17;
 const BLOCK_SIZE = 8;
@@ -28,16 +60,20 @@ const KEY_BYTES = 32;
 /** Waiting hashes beyond this are refused with 503 rather than queued without end. */
 export const DEFAULT_MAX_WAITING = 32;
 const BUSY_RETRY_AFTER_SECONDS = '2';
-// libuv has four worker threads unless UV_THREADPOOL_SIZE says otherwise.
-const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+/**
+ * MAX_DEFAULT_CONCURRENCY caps the default however many cores there are:
+ * each hash holds 128 MiB at the default cost, so three at once already
+ * take 384 MiB.
+ */
+export const MAX_DEFAULT_CONCURRENCY = 3;
 
 /**
  * DEFAULT_CONCURRENCY: no more hashes at once than there are cores, since
- * more would only take turns on them while each holds its memory (128 MiB at
- * the default cost); and SPEC.md's bound, fewer than libuv's thread pool has
- * threads.
+ * more would only take turns on them (on the hash pool's own threads,
+ * lib/auth/hash-pool.ts) while each holds its memory; and never more than
+ * MAX_DEFAULT_CONCURRENCY.
  */
-export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(THREAD_POOL_SIZE - 1, availableParallelism()));
+export const DEFAULT_CONCURRENCY = Math.max(1, Math.min(MAX_DEFAULT_CONCURRENCY, availableParallelism()));
 
 export interface PasswordHasherOptions {
   cost: number;
@@ -50,7 +86,7 @@ export interface PasswordHasherOptions {
 /**
  * PasswordHasher hashes and verifies passwords with scrypt, never more than
  * `concurrency` at once. When `maxWaiting` more are already queued it throws
- * HttpError 503 with Retry-After: a flood of sign-ins gets a clear answer
+ * HasherBusyError (503 with Retry-After): a flood of sign-ins gets a clear answer
  * instead of exhausting memory (each hash at the default cost takes 128 MiB).
  */
 export class PasswordHasher {
@@ -129,7 +165,7 @@ export class PasswordHasher {
       return await this.#pool.derive(password.normalize('NFC'), salt, KEY_BYTES, options);
     } catch (error) {
       // A hashing thread that died is the server's trouble, and passing: 503, try again (the cause is logged).
-      if (error instanceof HashThreadError) throw busy(error);
+      if (error instanceof HashThreadError) throw new HasherBusyError(error);
       throw error;
     } finally {
       this.#release();
@@ -141,7 +177,7 @@ export class PasswordHasher {
       this.#active += 1;
       return;
     }
-    if (this.#waiting.length >= this.#maxWaiting) throw busy();
+    if (this.#waiting.length >= this.#maxWaiting) throw new HasherBusyError();
     // The slot is handed over directly by #release, so #active stays the same.
     await new Promise<void>((resolve) => this.#waiting.push(resolve));
   }
@@ -153,11 +189,18 @@ export class PasswordHasher {
   }
 }
 
-/** busy is the 503 of a hasher that cannot take more work now, with `cause` for the log. */
-function busy(cause?: Error): HttpError {
-  const error = new HttpError(503, 'busy', 'The server is busy signing people in. Please try again in a moment.', {
-    'Retry-After': BUSY_RETRY_AFTER_SECONDS,
-  });
-  error.cause = cause;
-  return error;
+/**
+ * HasherBusyError is the 503 of a hasher that cannot take more work now:
+ * its queue is full, or the thread running a hash died (`cause`, for the
+ * log). Routes tell it apart with `instanceof`, to answer an HTML form
+ * with its own page instead of a bare error.
+ */
+export class HasherBusyError extends HttpError {
+  constructor(cause?: Error) {
+    super(503, 'busy', 'The server is busy signing people in. Please try again in a moment.', {
+      headers: { 'Retry-After': BUSY_RETRY_AFTER_SECONDS },
+      cause,
+    });
+    this.name = 'HasherBusyError';
+  }
 }

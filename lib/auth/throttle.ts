@@ -1,4 +1,4 @@
-/** Limits of SPEC.md: 5 failures per account or 50 per address within 15 minutes. */
+/** The throttle's limits (README, Security): 5 failures per account or 50 per address within 15 minutes. */
 export const ACCOUNT_FAILURE_LIMIT = 5;
 export const ADDRESS_FAILURE_LIMIT = 50;
 export const FAILURE_WINDOW_MS = 15 * 60 * 1000;

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
+import { DISPLAY_NAME_MAX, isValidText, isValidUsername } from '../validation.ts';
+import { isPasswordHash } from './passwords.ts';
 import type { PasswordHash } from './passwords.ts';
 
 /** UserRecord is one account as stored in USERS_FILE. */
@@ -16,6 +18,14 @@ export interface UserRecord {
 interface UsersFile {
   version: 1;
   users: UserRecord[];
+}
+
+/** UsersFileError: USERS_FILE holds something other than Cloakroom accounts; the message names the first problem found. */
+export class UsersFileError extends Error {
+  constructor(problem: string) {
+    super(`not a Cloakroom users file: ${problem}`);
+    this.name = 'UsersFileError';
+  }
 }
 
 const USERS_FILE_MODE = 0o600;
@@ -43,7 +53,11 @@ export class UserStore {
     this.#users = users;
   }
 
-  /** open loads `file`; a missing file is an empty store (it is created on first registration). A corrupt one throws. */
+  /**
+   * open loads `file`; a missing file is an empty store (it is created on
+   * first registration). A file that is not valid accounts throws
+   * UsersFileError (see parseUsersFile); any other read error is passed on.
+   */
   static async open(file: string, fsys: FileSystem = nodeFileSystem): Promise<UserStore> {
     let text: string;
     try {
@@ -52,9 +66,9 @@ export class UserStore {
       if (errorCode(error) === 'ENOENT') return new UserStore(file, fsys, new Map());
       throw error;
     }
-    const parsed = JSON.parse(text) as UsersFile;
-    if (parsed.version !== 1 || !Array.isArray(parsed.users)) throw new Error(`${file} is not a Cloakroom users file`);
-    return new UserStore(file, fsys, new Map(parsed.users.map((user) => [keyOf(user.username), user])));
+    const users = new Map<string, UserRecord>();
+    for (const user of parseUsersFile(text)) users.set(keyOf(user.username), user);
+    return new UserStore(file, fsys, users);
   }
 
   /** find returns the account named `username` (any case), or null. */
@@ -104,4 +118,45 @@ export class UserStore {
 
 function keyOf(username: string): string {
   return username.toLowerCase();
+}
+
+/**
+ * parseUsersFile reads the accounts out of USERS_FILE's text, checking each
+ * field as registration and the API would have: the file is data from
+ * disk, edited by hand perhaps, and a cast would let a bad field surface
+ * only later, as a 500 in the middle of a sign-in. Usernames must also be
+ * unique regardless of case. Throws UsersFileError naming the first problem.
+ */
+export function parseUsersFile(text: string): UserRecord[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsersFileError('not JSON');
+  }
+  if (!isObject(value) || value.version !== 1 || !Array.isArray(value.users)) throw new UsersFileError('no version 1 list of users');
+  const seen = new Set<string>();
+  return value.users.map((user: unknown, index) => {
+    const problem = userProblem(user);
+    if (problem !== null) throw new UsersFileError(`users[${index}]: ${problem}`);
+    const record = user as UserRecord;
+    if (seen.has(keyOf(record.username))) throw new UsersFileError(`users[${index}]: ${record.username} appears twice`);
+    seen.add(keyOf(record.username));
+    return record;
+  });
+}
+
+/** userProblem names the first field of `value` that is not a valid account field, or null when all are. */
+function userProblem(value: unknown): string | null {
+  if (!isObject(value)) return 'not an object';
+  if (!isValidUsername(value.username)) return 'username is not 3 to 32 of A-Z a-z 0-9 _ . -';
+  if (!isValidText(value.displayName, 1, DISPLAY_NAME_MAX)) return `displayName is not text of 1 to ${DISPLAY_NAME_MAX} characters`;
+  if (typeof value.createdAt !== 'string' || Number.isNaN(Date.parse(value.createdAt))) return 'createdAt is not a date';
+  if (!Number.isSafeInteger(value.generation) || (value.generation as number) < 0) return 'generation is not a whole number from 0';
+  if (!isPasswordHash(value.password)) return 'password is not an scrypt hash with its parameters';
+  return null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,25 +2,27 @@ import path from 'node:path';
 import type { UserRecord, UserStore } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import { sendJson } from '../context.ts';
-import type { Context } from '../context.ts';
+import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
+import type { Route } from '../router.ts';
 import { expiryTimes, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
 import type { SessionRecord, Theme } from '../sessions/record.ts';
-import { idPrefix, storageKey } from '../sessions/session-id.ts';
+import { describeSessionCookie } from '../sessions/session-cookie.ts';
+import type { SessionCookie } from '../sessions/session-cookie.ts';
+import { idPrefix } from '../sessions/session-id.ts';
 import type { Services } from '../services.ts';
 import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts';
-import type { Route } from './pages.ts';
 
 const MS_PER_SECOND = 1000;
 const THEMES: readonly Theme[] = ['light', 'dark'];
 
-/** apiRoutes are the JSON endpoints of SPEC.md. Every answer is JSON with Cache-Control: no-store. */
-export function apiRoutes(services: Services): Route[] {
+/** apiRoutes are the JSON endpoints (README, Routes). Every answer is JSON with Cache-Control: no-store. */
+export function apiRoutes(services: Services): Route<Handler>[] {
   const { users, hasher, throttle, config } = services;
 
-  const me = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
+  const showAccount = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
 
-  const profile = async (ctx: Context): Promise<void> => {
+  const changeDisplayName = async (ctx: Context): Promise<void> => {
     const user = requireUser(ctx);
     const { fields } = await readBody(ctx.req);
     // Stored with the user, not the session: it follows the account into every session.
@@ -31,7 +33,7 @@ export function apiRoutes(services: Services): Route[] {
     sendJson(ctx, 200, publicUser(updated));
   };
 
-  const password = async (ctx: Context): Promise<void> => {
+  const changePassword = async (ctx: Context): Promise<void> => {
     const user = requireUser(ctx);
     const { fields } = await readBody(ctx.req);
     const { currentPassword, newPassword } = fields;
@@ -41,7 +43,7 @@ export function apiRoutes(services: Services): Route[] {
     const retryAfterMs = throttle.retryAfterMs(user.username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       throw new HttpError(429, 'throttled', 'Too many wrong passwords. Try again later.', {
-        'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)),
+        headers: { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) },
       });
     }
     throttle.recordFailure(user.username, ctx.address, ctx.now);
@@ -59,10 +61,10 @@ export function apiRoutes(services: Services): Route[] {
     sendJson(ctx, 200, { username: updated.username });
   };
 
-  const session = async (ctx: Context): Promise<void> => {
-    const { id, record, cookieSettings } = ctx.session;
-    if (id === null || record === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
-    sendJson(ctx, 200, inspectorView(id, record, cookieSettings, config, ctx.now));
+  const inspectSession = async (ctx: Context): Promise<void> => {
+    const { id, record, cookie, fileLabel } = ctx.session;
+    if (id === null || record === null || fileLabel === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
+    sendJson(ctx, 200, inspectorView({ id, record, cookie, fileLabel }, config, ctx.now));
   };
 
   const addToCart = async (ctx: Context): Promise<void> => {
@@ -78,7 +80,7 @@ export function apiRoutes(services: Services): Route[] {
   };
 
   const emptyCart = async (ctx: Context): Promise<void> => {
-    // Nothing in the body is needed, but SPEC.md's body rules (413, 415, 400) hold here too.
+    // Nothing in the body is needed, but the body rules of readBody (413, 415, 400) hold here too.
     await readBody(ctx.req);
     // Emptying a cart that does not exist has nothing to keep, so no session is created.
     if (ctx.session.id === null) return sendJson(ctx, 200, { cart: [] });
@@ -86,7 +88,7 @@ export function apiRoutes(services: Services): Route[] {
     sendJson(ctx, 200, { cart: data.cart });
   };
 
-  const preferences = async (ctx: Context): Promise<void> => {
+  const setTheme = async (ctx: Context): Promise<void> => {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
     if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
@@ -95,13 +97,13 @@ export function apiRoutes(services: Services): Route[] {
   };
 
   return [
-    ['GET', '/api/me', me],
-    ['PATCH', '/api/profile', profile],
-    ['POST', '/api/password', password],
-    ['GET', '/api/session', session],
+    ['GET', '/api/me', showAccount],
+    ['PATCH', '/api/profile', changeDisplayName],
+    ['POST', '/api/password', changePassword],
+    ['GET', '/api/session', inspectSession],
     ['POST', '/api/cart', addToCart],
     ['DELETE', '/api/cart', emptyCart],
-    ['PUT', '/api/preferences', preferences],
+    ['PUT', '/api/preferences', setTheme],
   ];
 }
 
@@ -131,25 +133,36 @@ function cartFull(): HttpError {
   return new HttpError(400, 'cart_full', `A cart holds at most ${MAX_CART_ITEMS} items.`);
 }
 
+/** InspectedSession is a live session as the inspector needs it. */
+interface InspectedSession {
+  id: string;
+  record: SessionRecord;
+  cookie: SessionCookie;
+  fileLabel: string;
+}
+
 /**
  * inspectorView is what the dashboard's session inspector shows: where the
  * session lives, its deadlines and its data. The ID appears only as a
  * prefix; the file name is its SHA-256, which cannot be turned back into it.
  */
-function inspectorView(id: string, record: SessionRecord, cookie: { name: string; secure: boolean }, config: Services['config'], now: number) {
+function inspectorView(session: InspectedSession, config: Services['config'], now: number) {
+  const { id, record, cookie, fileLabel } = session;
   const timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
   const { idle, absolute } = expiryTimes(record, timeouts);
   return {
     id: idPrefix(id),
-    file: `sessions/${storageKey(id)}.json`,
+    file: fileLabel,
     createdAt: record.createdAt,
     lastSeenAt: record.lastSeenAt,
     idleExpiresAt: new Date(idle).toISOString(),
     absoluteExpiresAt: new Date(absolute).toISOString(),
     user: record.user,
     data: { cart: record.data.cart, theme: record.data.theme },
-    cookie: { name: cookie.name, httpOnly: true, sameSite: 'Lax', secure: cookie.secure, path: '/' },
+    cookie: describeSessionCookie(cookie),
     events: record.events,
+    // Each ID replacement as data, oldest first: the inspector shows the sign-in one without reading the events' prose.
+    rotations: record.events.flatMap(({ at, rotation }) => (rotation === undefined ? [] : [{ at, ...rotation }])),
     stored: record,
     serverTime: new Date(now).toISOString(),
     idleTimeoutSeconds: config.idleTimeoutMs / MS_PER_SECOND,

@@ -1,15 +1,16 @@
+import { HasherBusyError } from '../auth/passwords.ts';
 import type { UserRecord } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import type { BodyKind } from '../body.ts';
 import { redirect, send, sendHtml, sendJson, wantsJson } from '../context.ts';
-import type { Context } from '../context.ts';
+import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
 import type { PageName } from '../pages.ts';
+import type { Route } from '../router.ts';
 import { safeNext } from '../safe-redirect.ts';
 import type { Theme } from '../sessions/record.ts';
 import type { Services } from '../services.ts';
 import { isValidPassword, isValidUsername } from '../validation.ts';
-import type { Route } from './pages.ts';
 
 const MS_PER_SECOND = 1000;
 
@@ -17,7 +18,7 @@ const MS_PER_SECOND = 1000;
  * authRoutes are register, login and logout. HTML forms get 303 redirects
  * (so Reload never re-posts a password); JSON clients get status codes.
  */
-export function authRoutes(services: Services): Route[] {
+export function authRoutes(services: Services): Route<Handler>[] {
   const { users, hasher, throttle, pages } = services;
 
   const register = async (ctx: Context): Promise<void> => {
@@ -28,7 +29,7 @@ export function authRoutes(services: Services): Route[] {
     if (!isValidUsername(username)) return fail('username');
     if (!isValidPassword(password)) return fail('password');
     if (users.find(username) !== null) return fail('taken', 409);
-    const hash = await hashing(ctx, kind, 'register', services, () => hasher.hash(password));
+    const hash = await hashOrAnswerBusy(ctx, kind, 'register', services, () => hasher.hash(password));
     if (hash === null) return;
     const user: UserRecord = { username, displayName: username, createdAt: new Date(ctx.now).toISOString(), generation: 0, password: hash };
     // Checked again after the slow hash: a parallel registration may have won the name.
@@ -56,7 +57,7 @@ export function authRoutes(services: Services): Route[] {
     // Counted before hashing, so parallel guesses cannot all slip in under the limit.
     throttle.recordFailure(username, ctx.address, ctx.now);
     const user = users.find(username);
-    const ok = await hashing(ctx, kind, 'login', services, () => hasher.verify(password, user?.password ?? null));
+    const ok = await hashOrAnswerBusy(ctx, kind, 'login', services, () => hasher.verify(password, user?.password ?? null));
     if (ok === null) return;
     if (!ok || user === null) {
       // One answer for "no such user" and "wrong password": no enumeration.
@@ -72,7 +73,7 @@ export function authRoutes(services: Services): Route[] {
   };
 
   const logout = async (ctx: Context): Promise<void> => {
-    // Nothing in the body is needed, but SPEC.md's body rules (413, 415, 400) hold here too.
+    // Nothing in the body is needed, but the body rules of readBody (413, 415, 400) hold here too.
     await readBody(ctx.req);
     await ctx.session.destroy('logout');
     return wantsJson(ctx.req) ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null) : redirect(ctx, '/login');
@@ -101,15 +102,16 @@ async function upgradeHash(services: Services, user: UserRecord, password: strin
 }
 
 /**
- * hashing runs a password hash. When the hashing queue is full (503 busy),
- * an HTML form gets its own page back with a readable message, and the
- * result is null; a JSON client gets the 503 itself.
+ * hashOrAnswerBusy runs a password hash and returns its result. When the
+ * hasher is busy (HasherBusyError, 503), an HTML form gets its own page
+ * back with a readable message and the result is null: the answer has been
+ * sent. A JSON client gets the 503 itself.
  */
-async function hashing<T>(ctx: Context, kind: BodyKind, page: PageName, services: Services, task: () => Promise<T>): Promise<T | null> {
+async function hashOrAnswerBusy<T>(ctx: Context, kind: BodyKind, page: PageName, services: Services, task: () => Promise<T>): Promise<T | null> {
   try {
     return await task();
   } catch (error) {
-    if (kind === 'json' || !(error instanceof HttpError) || error.code !== 'busy') throw error;
+    if (kind === 'json' || !(error instanceof HasherBusyError)) throw error;
     sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'busy' }), error.headers);
     return null;
   }

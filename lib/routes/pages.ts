@@ -1,11 +1,9 @@
 import { redirect, sendHtml } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
 import type { PageName } from '../pages.ts';
+import type { Route } from '../router.ts';
 import { safeNext } from '../safe-redirect.ts';
 import type { Services } from '../services.ts';
-
-/** Route is a method, a path and its handler, as lib/app.ts registers them. */
-export type Route = [method: string, path: string, handler: Handler];
 
 /**
  * pageRoutes serves the four pages. Signed-out visitors of a protected page
@@ -13,7 +11,7 @@ export type Route = [method: string, path: string, handler: Handler];
  * visitors of login and register go straight to the dashboard. Viewing a
  * page reads the session (for the theme) but never creates one.
  */
-export function pageRoutes(services: Services): Route[] {
+export function pageRoutes(services: Services): Route<Handler>[] {
   const render = (ctx: Context, name: PageName): void => {
     const theme = ctx.session.record?.data.theme ?? 'light';
     const html = services.pages.render(name, {

@@ -6,7 +6,7 @@ import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { storageKey } from './session-id.ts';
 import { StoreError } from './store.ts';
-import type { MissReason, SessionStore } from './store.ts';
+import type { Lookup, SessionStore } from './store.ts';
 
 /** SESSION_FILE_MODE: only the server's user may read a session (0600). */
 export const SESSION_FILE_MODE = 0o600;
@@ -80,32 +80,24 @@ export class FileSessionStore implements SessionStore {
     return this.#cache.get(id)?.fileName ?? `${storageKey(id)}.json`;
   }
 
-  async get(id: string, now: number, onMiss: (reason: MissReason) => void = () => undefined): Promise<SessionRecord | null> {
+  async get(id: string, now: number): Promise<Lookup> {
     const fileName = this.fileNameFor(id);
     const file = this.#pathOf(fileName);
     const stats = this.#statOrNull(file, 'read');
     if (stats === null) {
       this.#cache.delete(id);
-      onMiss('not-found');
-      return null;
+      return { miss: 'not-found' };
     }
     const record = await this.#cachedOrRead(id, fileName, file, stats);
-    if (record === GONE) {
-      onMiss('not-found');
-      return null;
-    }
-    if (record === null) {
-      onMiss('unreadable');
-      return null;
-    }
+    if (record === GONE) return { miss: 'not-found' };
+    if (record === null) return { miss: 'unreadable' };
     const expiry = expiryAt(record, now, this.#timeouts);
     if (expiry !== null) {
       // Refused on read, even before the sweeper has come by.
       await this.destroy(id);
-      onMiss(`expired-${expiry}`);
-      return null;
+      return { miss: `expired-${expiry}` };
     }
-    return record;
+    return { record };
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {

@@ -1,6 +1,6 @@
 import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
-import type { MissReason, SessionStore } from './store.ts';
+import type { Lookup, SessionStore } from './store.ts';
 
 /**
  * MemorySessionStore keeps sessions in a Map: the simplest store there is,
@@ -19,20 +19,20 @@ export class MemorySessionStore implements SessionStore {
     this.#timeouts = timeouts;
   }
 
-  async get(id: string, now: number, onMiss: (reason: MissReason) => void = () => undefined): Promise<SessionRecord | null> {
+  async get(id: string, now: number): Promise<Lookup> {
     const text = this.#records.get(id);
-    if (text === undefined) {
-      onMiss('not-found');
-      return null;
-    }
+    if (text === undefined) return { miss: 'not-found' };
     const record = parseRecord(text);
-    const expiry = record === null ? null : expiryAt(record, now, this.#timeouts);
-    if (record === null || expiry !== null) {
+    if (record === null) {
       this.#records.delete(id);
-      onMiss(expiry === null ? 'unreadable' : `expired-${expiry}`);
-      return null;
+      return { miss: 'unreadable' };
     }
-    return record;
+    const expiry = expiryAt(record, now, this.#timeouts);
+    if (expiry !== null) {
+      this.#records.delete(id);
+      return { miss: `expired-${expiry}` };
+    }
+    return { record };
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {

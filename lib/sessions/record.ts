@@ -14,10 +14,24 @@ export interface SessionData {
   theme: Theme | null;
 }
 
+/**
+ * Rotation is an ID replacement in structured form, kept beside the event's
+ * sentence so that nothing (the inspector least of all) has to read it back
+ * out of prose. The IDs appear only as prefixes (idPrefix).
+ */
+export interface Rotation {
+  /** reason is what replaced the ID: `sign-in` or `password change`. */
+  reason: string;
+  from: string;
+  to: string;
+}
+
 /** SessionEvent is one line of the session's history, shown by the inspector. */
 export interface SessionEvent {
   at: string;
   event: string;
+  /** rotation is there when the event is an ID replacement. */
+  rotation?: Rotation;
 }
 
 export interface SessionRecord {
@@ -34,7 +48,7 @@ export interface SessionRecord {
   events: SessionEvent[];
 }
 
-/** Timeouts of SPEC.md, in milliseconds. */
+/** Timeouts are SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT, in milliseconds. */
 export interface Timeouts {
   idleMs: number;
   absoluteMs: number;
@@ -42,7 +56,7 @@ export interface Timeouts {
 
 /** MAX_EVENTS keeps the history short; older events fall off the front. */
 export const MAX_EVENTS = 20;
-/** Limits of SPEC.md on the cart. */
+/** The cart's limits: how many items, and how long each may be (in characters). */
 export const MAX_CART_ITEMS = 100;
 export const MAX_CART_ITEM_LENGTH = 64;
 /** The touch interval is a tenth of the idle timeout, but never more than this. */
@@ -62,9 +76,10 @@ export function newRecord(now: number, event: string, data: SessionData = { cart
   };
 }
 
-/** withEvent returns `events` with one more at the end, trimmed to MAX_EVENTS. */
-export function withEvent(events: readonly SessionEvent[], now: number, event: string): SessionEvent[] {
-  return [...events, { at: new Date(now).toISOString(), event }].slice(-MAX_EVENTS);
+/** withEvent returns `events` with one more at the end (with its rotation, if it is one), trimmed to MAX_EVENTS. */
+export function withEvent(events: readonly SessionEvent[], now: number, event: string, rotation?: Rotation): SessionEvent[] {
+  const added: SessionEvent = rotation === undefined ? { at: new Date(now).toISOString(), event } : { at: new Date(now).toISOString(), event, rotation };
+  return [...events, added].slice(-MAX_EVENTS);
 }
 
 /** expiryTimes gives both deadlines of a record in epoch milliseconds. */
@@ -146,7 +161,11 @@ function isData(value: unknown): value is SessionData {
 }
 
 function isEvent(value: unknown): value is SessionEvent {
-  return isObject(value) && isDate(value.at) && typeof value.event === 'string';
+  return isObject(value) && isDate(value.at) && typeof value.event === 'string' && (value.rotation === undefined || isRotation(value.rotation));
+}
+
+function isRotation(value: unknown): value is Rotation {
+  return isObject(value) && typeof value.reason === 'string' && typeof value.from === 'string' && typeof value.to === 'string';
 }
 
 function isDate(value: unknown): value is string {

@@ -1,8 +1,8 @@
-import { serializeCookie } from '../cookies.ts';
 import { HttpError } from '../http-error.ts';
 import type { KeyedLock } from './lock.ts';
 import { isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord } from './record.ts';
+import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
 import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
 import type { MissReason, SessionStore } from './store.ts';
 
@@ -12,12 +12,6 @@ import type { MissReason, SessionStore } from './store.ts';
  * guesses (no comparing JSON before and after).
  */
 export type SessionStatus = 'none' | 'loaded' | 'created' | 'modified' | 'rotated' | 'destroyed';
-
-/** CookieSettings: how this request's session cookie is named and flagged (see cookieSettings in lib/app.ts). */
-export interface CookieSettings {
-  name: 'sid' | '__Host-sid';
-  secure: boolean;
-}
 
 const SHORT_HASH_LENGTH = 16;
 
@@ -42,8 +36,10 @@ export interface SessionDeps {
   store: SessionStore;
   lock: KeyedLock;
   idleTimeoutMs: number;
-  /** fileNameFor names where an ID's record lives, for the narration only. */
+  /** fileNameFor names the file an ID's record lives in, inside the sessions directory: for what the app shows, never to open it. */
   fileNameFor: (id: string) => string;
+  /** dirLabel is how messages name the sessions directory: the last segment of SESSIONS_DIR (`sessions` by default). */
+  dirLabel: string;
 }
 
 /**
@@ -60,14 +56,14 @@ export class RequestSession {
   #deps: SessionDeps;
   #now: number;
   #narrate: Narrator;
-  #cookie: CookieSettings;
+  #cookie: SessionCookie;
   #id: string | null = null;
   #record: SessionRecord | null = null;
   #status: SessionStatus = 'none';
   /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
   #cookieSent = false;
 
-  private constructor(deps: SessionDeps, now: number, cookie: CookieSettings, narrate: Narrator) {
+  private constructor(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator) {
     this.#deps = deps;
     this.#now = now;
     this.#cookie = cookie;
@@ -75,7 +71,7 @@ export class RequestSession {
   }
 
   /** none is a request's session before (or without) loading: no ID, no record. */
-  static none(deps: SessionDeps, now: number, cookie: CookieSettings, narrate: Narrator): RequestSession {
+  static none(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator): RequestSession {
     return new RequestSession(deps, now, cookie, narrate);
   }
 
@@ -88,7 +84,7 @@ export class RequestSession {
     deps: SessionDeps,
     cookieValue: string | undefined,
     now: number,
-    cookie: CookieSettings,
+    cookie: SessionCookie,
     narrate: Narrator,
   ): Promise<RequestSession> {
     const session = new RequestSession(deps, now, cookie, narrate);
@@ -103,12 +99,12 @@ export class RequestSession {
       return session;
     }
     narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
-    let miss: MissReason = 'not-found';
-    const record = await deps.store.get(cookieValue, now, (reason) => (miss = reason));
-    if (record === null) {
-      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[miss]}`);
+    const lookup = await deps.store.get(cookieValue, now);
+    if ('miss' in lookup) {
+      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[lookup.miss]}`);
       return session;
     }
+    const { record } = lookup;
     session.#id = cookieValue;
     session.#record = record;
     session.#status = 'loaded';
@@ -131,8 +127,14 @@ export class RequestSession {
     return this.#status;
   }
 
-  get cookieSettings(): CookieSettings {
+  /** cookie is how this request's session cookie is named and flagged. */
+  get cookie(): SessionCookie {
     return this.#cookie;
+  }
+
+  /** fileLabel is where the session's record lives, as `ls` shows it from beside SESSIONS_DIR (`sessions/<hash>.json`), or null. */
+  get fileLabel(): string | null {
+    return this.#id === null ? null : `${this.#deps.dirLabel}/${this.#deps.fileNameFor(this.#id)}`;
   }
 
   /**
@@ -206,19 +208,13 @@ export class RequestSession {
   }
 
   /**
-   * setCookieHeader decides the cookie from the status: a new ID is sent, a
+   * cookieUpdate decides the cookie from the status: a new ID is sent, a
    * destroyed session's cookie is cleared, anything else needs no header.
-   * The cookie has no Max-Age: it ends when the browser closes, while the
-   * server enforces the real timeouts.
+   * lib/sessions/session-cookie.ts writes it.
    */
-  setCookieHeader(): string | null {
-    const attributes = { httpOnly: true, sameSite: 'Lax', path: '/', secure: this.#cookie.secure } as const;
-    if ((this.#status === 'created' || this.#status === 'rotated') && this.#id !== null) {
-      return serializeCookie(this.#cookie.name, this.#id, attributes);
-    }
-    if (this.#status === 'destroyed') {
-      return serializeCookie(this.#cookie.name, '', { ...attributes, maxAge: 0, expires: new Date(0) });
-    }
+  cookieUpdate(): CookieUpdate | null {
+    if ((this.#status === 'created' || this.#status === 'rotated') && this.#id !== null) return { kind: 'set', id: this.#id };
+    if (this.#status === 'destroyed') return { kind: 'clear' };
     return null;
   }
 
@@ -245,13 +241,14 @@ export class RequestSession {
     const oldId = this.#id;
     const newId = newSessionId();
     const move = async (): Promise<void> => {
-      const old = oldId === null ? null : await this.#deps.store.get(oldId, this.#now);
+      const old = oldId === null ? null : await this.#liveRecord(oldId);
       const { record: base, carried } = build(old);
       let events = base.events;
       if (oldId !== null && old !== null) {
-        const event = `ID replaced at ${why} (was ${idPrefix(oldId)}, now ${idPrefix(newId)})`;
+        const rotation = { reason: why, from: idPrefix(oldId), to: idPrefix(newId) };
+        const event = `ID replaced at ${why} (was ${rotation.from}, now ${rotation.to})`;
         // Another user's session leaves nothing behind, not even its history.
-        if (carried) events = withEvent(base.events, this.#now, event);
+        if (carried) events = withEvent(base.events, this.#now, event, rotation);
         this.#narrate('rotate', `${event}; ${carried ? 'cart and theme carried over' : "another user's session: nothing carried over"}`);
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
@@ -272,7 +269,7 @@ export class RequestSession {
   async #touch(): Promise<void> {
     const id = this.#id!;
     await this.#deps.lock.run(id, async () => {
-      const fresh = await this.#deps.store.get(id, this.#now);
+      const fresh = await this.#liveRecord(id);
       if (fresh === null || !isTouchDue(fresh, this.#now, this.#deps.idleTimeoutMs)) {
         this.#record = fresh ?? this.#record;
         return;
@@ -284,9 +281,15 @@ export class RequestSession {
   }
 
   async #readFresh(id: string): Promise<SessionRecord> {
-    const fresh = await this.#deps.store.get(id, this.#now);
+    const fresh = await this.#liveRecord(id);
     if (fresh === null) throw this.#ended();
     return fresh;
+  }
+
+  /** #liveRecord re-reads the record under `id` inside its lock; why it is missing matters only at load. */
+  async #liveRecord(id: string): Promise<SessionRecord | null> {
+    const lookup = await this.#deps.store.get(id, this.#now);
+    return 'record' in lookup ? lookup.record : null;
   }
 
   async #update(id: string, record: SessionRecord): Promise<void> {
@@ -314,5 +317,5 @@ export class RequestSession {
 
 /** shortFileName is how the explain log names a session file: enough of the hash to find it with `ls`. */
 function shortFileName(deps: SessionDeps, id: string): string {
-  return `sessions/${deps.fileNameFor(id).slice(0, SHORT_HASH_LENGTH)}….json`;
+  return `${deps.dirLabel}/${deps.fileNameFor(id).slice(0, SHORT_HASH_LENGTH)}….json`;
 }

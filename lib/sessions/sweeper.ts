@@ -25,8 +25,8 @@ export interface SweepResult {
   scanned: number;
   /** Expired, corrupt session files deleted. */
   expired: number;
-  /** Temporary files left by a crash, deleted. */
-  temps: number;
+  /** Temporary files left by a write that died (a crash), deleted. */
+  staleTemps: number;
   /** Files that could not be examined or deleted (already gone, permission); the next sweep tries again. */
   failed: number;
 }
@@ -51,7 +51,7 @@ export interface SweepOptions {
  */
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const fsys = options.fs ?? nodeFileSystem;
-  const result: SweepResult = { scanned: 0, expired: 0, temps: 0, failed: 0 };
+  const result: SweepResult = { scanned: 0, expired: 0, staleTemps: 0, failed: 0 };
   const examine = async (name: string): Promise<void> => {
     result.scanned += 1;
     try {
@@ -76,10 +76,13 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   return result;
 }
 
-async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<'keep' | 'expired' | 'temps'> {
+/** Verdict is what a sweep does with one file: keep it, or delete it and count it under that name of SweepResult. */
+type Verdict = 'keep' | 'expired' | 'staleTemps';
+
+async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<Verdict> {
   const stats = await fsys.lstat(file);
   if (!stats.isFile()) return 'keep';
-  if (TEMP_FILE_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'temps' : 'keep';
+  if (TEMP_FILE_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'staleTemps' : 'keep';
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
   if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'keep';
   // Unreadable as a session: keep it for a while for whoever wants to look,

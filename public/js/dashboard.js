@@ -4,6 +4,7 @@
 // page that polled would keep its own session alive forever.
 
 import { api } from './api.js';
+import { $ } from './dom.js';
 import { setUpGuestDemo } from './guest-demo.js';
 import { createInspector } from './inspector.js';
 import { showTime } from './time.js';
@@ -27,17 +28,17 @@ async function showGreeting() {
   }
   const me = result.body;
   // textContent, never innerHTML: a display name is whatever the user typed.
-  document.getElementById('greeting').textContent = `Hello, ${me.displayName || me.username}`;
-  document.getElementById('account-username').textContent = me.username;
-  showTime(document.getElementById('account-created'), me.createdAt);
-  document.getElementById('account-line').hidden = false;
+  $('greeting').textContent = `Hello, ${me.displayName || me.username}`;
+  $('account-username').textContent = me.username;
+  showTime($('account-created'), me.createdAt);
+  $('account-line').hidden = false;
 }
 
 function showSignedOut() {
-  document.getElementById('account-line').hidden = true;
-  document.getElementById('signed-out-notice').hidden = false;
+  $('account-line').hidden = true;
+  $('signed-out-notice').hidden = false;
 }
 
-document.getElementById('inspector-refresh').addEventListener('click', refreshSession);
+$('inspector-refresh').addEventListener('click', refreshSession);
 showGreeting();
 refreshSession();

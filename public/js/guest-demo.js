@@ -7,13 +7,9 @@
 // innerHTML: a cart item such as <img src=x onerror=alert(1)> stays text.
 
 import { api, describeFailure } from './api.js';
+import { $ } from './dom.js';
 import { applyTheme, currentTheme } from './theme.js';
 import { plural } from './time.js';
-
-/** The server refuses a cart that would grow past this. */
-const MAX_CART_ITEMS = 100;
-
-const $ = (id) => document.getElementById(id);
 
 /**
  * setUpGuestDemo wires the widget already present in the page.
@@ -24,6 +20,8 @@ const $ = (id) => document.getElementById(id);
  */
 export function setUpGuestDemo({ onChange }) {
   const form = $('cart-form');
+  // The server writes its cart limit into the page, so this script keeps no copy of it.
+  const maxItems = Number(form.dataset.maxItems);
   const input = $('cart-item');
   const addButton = $('cart-add');
   const clearButton = $('cart-clear');
@@ -44,7 +42,7 @@ export function setUpGuestDemo({ onChange }) {
     });
     $('cart-list').replaceChildren(...items);
     $('cart-empty').hidden = cart.length > 0;
-    $('cart-count').textContent = `${plural(cart.length, 'item')} of ${MAX_CART_ITEMS}`;
+    $('cart-count').textContent = `${plural(cart.length, 'item')} of ${maxItems}`;
     showThemeChoice();
     updateButtons();
   }
@@ -57,7 +55,7 @@ export function setUpGuestDemo({ onChange }) {
   }
 
   function updateButtons() {
-    addButton.disabled = busy || cart.length >= MAX_CART_ITEMS;
+    addButton.disabled = busy || cart.length >= maxItems;
     clearButton.disabled = busy || cart.length === 0;
     for (const button of themeButtons) button.disabled = busy;
   }

@@ -3,14 +3,14 @@
 // half is what the server holds (the file). Only the ticket crosses the wire.
 
 import { describeFailure } from './api.js';
+import { $ } from './dom.js';
 import { formatCountdown, formatDuration, plural, serverClockOffset, showTime } from './time.js';
 
 const MS_PER_SECOND = 1000;
 const EXPIRED_TEXT = 'expired — your next request will be treated as signed out';
 const ENDED_TEXT = 'not reached: the session has already ended';
-const ROTATION_EVENT = 'ID replaced at sign-in';
-
-const $ = (id) => document.getElementById(id);
+/** The reason /api/session gives for the ID replacement at sign-in. */
+const SIGN_IN = 'sign-in';
 
 // What each cookie attribute means for the person using the page.
 const EXPLAIN = {
@@ -131,14 +131,13 @@ function showServerSide(session) {
 // When the ID was replaced at sign-in and the data is still here, say so:
 // that is the session-fixation defence, made visible.
 function showRotation(session) {
-  const rotation = (session.events ?? []).find(({ event }) => event.startsWith(ROTATION_EVENT));
+  const rotation = (session.rotations ?? []).find(({ reason }) => reason === SIGN_IN);
   $('rotation-callout').hidden = rotation === undefined;
   if (rotation === undefined) return;
 
-  const detail = /\(([^)]*)\)\s*$/.exec(rotation.event)?.[1];
   const { cart, theme } = session.data;
   $('rotation-text').textContent =
-    `When you signed in, the server gave this session a new ID${detail ? ` (${detail})` : ''} and threw the old one away. ` +
+    `When you signed in, the server gave this session a new ID (was ${rotation.from}, now ${rotation.to}) and threw the old one away. ` +
     `Your cart (${plural(cart.length, 'item')}) and theme (${theme ?? 'not chosen'}) came along unchanged.`;
 }
 

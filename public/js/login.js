@@ -3,6 +3,7 @@
 // browser already has a session.
 
 import { api } from './api.js';
+import { $ } from './dom.js';
 import { setUpGuestDemo } from './guest-demo.js';
 import { plural } from './time.js';
 
@@ -18,7 +19,7 @@ const demo = setUpGuestDemo({
 // It is fetched on load and after each change, never on a timer, because
 // every request that carries the cookie counts as use of the session.
 async function showSessionStatus() {
-  const status = document.getElementById('session-status');
+  const status = $('session-status');
   // The server marks the page when the request came with a live session
   // (data-session="yes"). Without one there is nothing to ask about, and
   // asking would only earn a 401.

@@ -3,8 +3,7 @@
 // hash too; neither is in the session.
 
 import { api, describeFailure } from './api.js';
-
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 
 /**
  * Shows a result under a form: `status` for success (read out politely by

@@ -3,7 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { register, startTestServer } from '../helpers.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import { startTestServer } from '../support/server.ts';
 import { browserSkip, openPage, unlabelledControls, watchForProblems } from './browser.ts';
 
 // The journeys of a person using Cloakroom, in headless Chromium against the
@@ -12,7 +13,6 @@ import { browserSkip, openPage, unlabelledControls, watchForProblems } from './b
 // Nothing waits for a span of time: every wait is for something the page
 // shows (an element, a class, a URL).
 
-const PASSWORD = 'correct horse battery';
 const DOCS_DIR = fileURLToPath(new URL('../../docs/', import.meta.url));
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -137,7 +137,7 @@ describe('Cloakroom in a real browser', { skip: browserSkip }, () => {
     assert.equal(await submitSignIn(page, 'carol', 'not my password'), 303);
     assert.match(await page.locator(SIGN_IN_ERROR).innerText(), /username and password do not match/);
 
-    // SPEC.md: after 5 failures for one account, further attempts get 429.
+    // After ACCOUNT_FAILURE_LIMIT (5) failures for one account, further attempts get 429 (lib/auth/throttle.ts).
     const statuses: number[] = [];
     for (let attempt = 2; attempt <= 6; attempt += 1) {
       statuses.push(await submitSignIn(page, 'carol', `wrong guess ${attempt}`));

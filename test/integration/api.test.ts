@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, Reply, TestServer } from '../helpers.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client, Reply } from '../support/client.ts';
+import { fakeClock, T0 } from '../support/clock.ts';
+import { sessionFiles } from '../support/files.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
-const PASSWORD = 'correct horse battery';
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const SECOND = 1000;
 
-async function sessionFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
-}
 
 function assertJsonNoStore(reply: Reply): void {
   assert.equal(reply.headers.get('content-type'), 'application/json; charset=utf-8');
@@ -44,8 +43,7 @@ describe('GET /api/me', () => {
   });
 
   it('answers 200 {username, displayName, createdAt} when signed in, and nothing more', async (t) => {
-    const clock = (): number => T0;
-    const server = await startTestServer(t, {}, { clock });
+    const server = await startTestServer(t, {}, { clock: fakeClock(T0).clock });
     const alice = server.client();
     await register(alice, 'alice');
     const reply = await alice.get('/api/me');
@@ -189,13 +187,13 @@ describe('GET /api/session', () => {
     assert.deepEqual(await sessionFiles(server.dirs.sessionsDir), []);
   });
 
-  it('shows every field of SPEC.md with the right deadlines', async (t) => {
-    let now = T0;
-    const server = await startTestServer(t, { idleTimeoutMs: 600 * SECOND, absoluteTimeoutMs: 3600 * SECOND }, { clock: () => now });
+  it('shows every field of the inspector view with the right deadlines', async (t) => {
+    const time = fakeClock(T0);
+    const server = await startTestServer(t, { idleTimeoutMs: 600 * SECOND, absoluteTimeoutMs: 3600 * SECOND }, { clock: time.clock });
     const guest = server.client();
     await guest.json('POST', '/api/cart', { item: 'umbrella' });
     await guest.json('PUT', '/api/preferences', { theme: 'dark' });
-    now = T0 + 90 * SECOND;
+    time.advance(90 * SECOND);
     const reply = await guest.get('/api/session');
     assert.equal(reply.status, 200);
     assertJsonNoStore(reply);

@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PasswordHasher } from '../../lib/auth/passwords.ts';
-import { HttpError } from '../../lib/http-error.ts';
+import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
 import { ERROR_MESSAGES } from '../../lib/pages.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer, TEST_SCRYPT_COST } from '../helpers.ts';
-import type { Reply, TestServer } from '../helpers.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { sessionFiles } from '../support/files.ts';
+import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
-const PASSWORD = 'correct horse battery';
 
-async function sessionFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
-}
 
 async function readSession(server: TestServer, id: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`), 'utf8'));
@@ -26,11 +24,11 @@ function location(reply: Reply): URL {
 /** BusyHasher is a password hasher whose queue is always full. */
 class BusyHasher extends PasswordHasher {
   override async hash(): Promise<never> {
-    throw new HttpError(503, 'busy', 'busy', { 'Retry-After': '2' });
+    throw new HasherBusyError();
   }
 
   override async verify(): Promise<never> {
-    throw new HttpError(503, 'busy', 'busy', { 'Retry-After': '2' });
+    throw new HasherBusyError();
   }
 }
 

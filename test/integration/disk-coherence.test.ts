@@ -4,8 +4,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { Client, register, startTestServer } from '../helpers.ts';
-import type { TestServer } from '../helpers.ts';
+import { Client, register } from '../support/client.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 // The files are the truth; the store's cache only saves re-reading a file
 // that has not changed. Whatever changes a session file (a person with an

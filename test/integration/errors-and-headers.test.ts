@@ -4,11 +4,11 @@ import http from 'node:http';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { MAX_BODY_BYTES } from '../../lib/body.ts';
-import { nodeFileSystem } from '../../lib/file-system.ts';
-import type { FileSystem } from '../../lib/file-system.ts';
-import { rawRequest, register, startTestServer, statusOf } from '../helpers.ts';
-import { answerOf, RawExchange } from '../reliability/raw-http.ts';
-import type { Reply } from '../helpers.ts';
+import { register } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { hookedFs } from '../support/files.ts';
+import { answerOf, RawExchange, rawExchange } from '../support/raw-http.ts';
+import { startTestServer } from '../support/server.ts';
 
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 // What an error body must never show: a stack frame, a file path or an internal error name.
@@ -59,12 +59,10 @@ describe('errors', () => {
     it(`answers HEAD ${path} as GET would, without a body`, async (t) => {
       const server = await startTestServer(t);
       const get = await server.client().get(path);
-      const raw = await rawRequest(server.url, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      assert.equal(statusOf(raw), get.status);
-      const [head, body] = raw.split('\r\n\r\n');
-      assert.equal(body, '');
-      const type = get.headers.get('content-type');
-      if (type !== null) assert.ok(head!.toLowerCase().includes(`content-type: ${type}`), head);
+      const reply = await rawExchange(server.url, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.equal(reply.status, get.status);
+      assert.equal(reply.body, '');
+      assert.equal(reply.headers.get('content-type'), get.headers.get('content-type'));
     });
   }
 
@@ -81,20 +79,19 @@ describe('errors', () => {
   it('answers 413 to a body declared over 16 KiB, before it is read', async (t) => {
     const server = await startTestServer(t);
     const body = JSON.stringify({ username: 'alice', password: 'x'.repeat(MAX_BODY_BYTES) });
-    const raw = await rawRequest(
+    const reply = await rawExchange(
       server.url,
       `POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    assert.equal(statusOf(raw), 413);
-    assert.match(raw, /\r\nConnection: close\r\n/i);
+    assert.equal(reply.status, 413);
+    assert.equal(reply.headers.get('connection'), 'close');
   });
 
   it('refuses an oversized body announced with Expect: 100-continue without inviting it: 413, never 100 Continue', async (t) => {
     const server = await startTestServer(t);
     const head = `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
-    const raw = await rawRequest(server.url, head);
-    assert.equal(statusOf(raw), 413);
-    assert.doesNotMatch(raw, /100 Continue/);
+    const refused = await rawExchange(server.url, head);
+    assert.deepEqual(refused.statuses, [413]);
     // A body of an allowed size is invited, and then read.
     const exchange = await RawExchange.open(server.url);
     const small = JSON.stringify({ item: 'hat' });
@@ -157,21 +154,21 @@ describe('errors', () => {
 
   it('answers 400 to a request line Node cannot parse, with the security headers', async (t) => {
     const server = await startTestServer(t);
-    const raw = await rawRequest(server.url, 'NOT A REQUEST\r\n\r\n');
-    assert.equal(statusOf(raw), 400);
-    assert.ok(raw.includes(`Content-Security-Policy: ${CSP}`));
+    const reply = await rawExchange(server.url, 'NOT A REQUEST\r\n\r\n');
+    assert.equal(reply.status, 400);
+    assert.equal(reply.headers.get('content-security-policy'), CSP);
   });
 
   it('answers 400 to a request target that is not a path', async (t) => {
     const server = await startTestServer(t);
-    assert.equal(statusOf(await rawRequest(server.url, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')), 400);
+    assert.equal((await rawExchange(server.url, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 400);
   });
 
   it('accepts an absolute-form target', async (t) => {
     const server = await startTestServer(t);
-    const raw = await rawRequest(server.url, `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-    assert.equal(statusOf(raw), 200);
-    assert.match(raw, /name="next" value="\/profile"/);
+    const reply = await rawExchange(server.url, `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(reply.status, 200);
+    assert.match(reply.body, /name="next" value="\/profile"/);
   });
 
   const crossOrigin: Array<[string, Record<string, string>]> = [
@@ -219,10 +216,11 @@ describe('errors', () => {
   });
 
   it('answers 503 with Retry-After when session storage fails, without a path', async (t) => {
-    const failing: FileSystem = {
-      ...nodeFileSystem,
-      writeFile: async () => Promise.reject(Object.assign(new Error('EACCES: permission denied, open /secret/path'), { code: 'EACCES' })),
-    };
+    const failing = hookedFs({
+      before: (operation) => {
+        if (operation === 'writeFile') throw Object.assign(new Error('EACCES: permission denied, open /secret/path'), { code: 'EACCES' });
+      },
+    });
     const server = await startTestServer(t, {}, { fs: failing });
     const reply = await server.client().json('POST', '/api/cart', { item: 'hat' });
     assert.equal(reply.status, 503);

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { ERROR_MESSAGES } from '../../lib/pages.ts';
-import { rawRequest, register, startTestServer, statusOf } from '../helpers.ts';
-import type { Client, Reply } from '../helpers.ts';
+import { register } from '../support/client.ts';
+import type { Client, Reply } from '../support/client.ts';
+import { sessionFiles } from '../support/files.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import { startTestServer } from '../support/server.ts';
 
 /** sessionFiles lists the session files on disk (temp files and .gitkeep aside). */
-async function sessionFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
-}
 
 function locationOf(reply: Reply): URL {
   const location = reply.headers.get('location');
@@ -157,10 +156,10 @@ describe('no other URL serves a page', () => {
     it(`${path} is 404, signed in or not`, async (t) => {
       const server = await startTestServer(t);
       // Raw bytes on the wire: fetch would normalise some of these paths before sending.
-      assert.equal(statusOf(await rawRequest(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)), 404);
+      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404);
       const browser = await signedIn(server.client());
       const cookie = `sid=${browser.sid}`;
-      assert.equal(statusOf(await rawRequest(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)), 404);
+      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).status, 404);
     });
   }
 });
@@ -199,13 +198,12 @@ describe('static files', () => {
   it('answers HEAD with the headers of GET and no body', async (t) => {
     const server = await startTestServer(t);
     const get = await server.client().get('/style.css');
-    const raw = await rawRequest(server.url, 'HEAD /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    assert.equal(statusOf(raw), 200);
-    const [head, body] = raw.split('\r\n\r\n');
-    assert.match(head!, /\r\nContent-Type: text\/css; charset=utf-8\r\n/i);
-    assert.match(head!, new RegExp(`\r\nContent-Length: ${get.headers.get('content-length')}\r\n`, 'i'));
-    assert.ok(head!.includes(`ETag: ${get.headers.get('etag')}`));
-    assert.equal(body, '');
+    const reply = await rawExchange(server.url, 'HEAD /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('content-type'), 'text/css; charset=utf-8');
+    assert.equal(reply.headers.get('content-length'), get.headers.get('content-length'));
+    assert.equal(reply.headers.get('etag'), get.headers.get('etag'));
+    assert.equal(reply.body, '');
   });
 
   it('never sets a cookie or creates a session', async (t) => {
@@ -219,8 +217,7 @@ describe('static files', () => {
     const server = await startTestServer(t);
     const paths = ['/server.ts', '/package.json', '/lib/app.ts', '/../package.json', '/%2e%2e/package.json', '/js/../../server.ts', '/js/%2e%2e/%2e%2e/server.ts', '/js/..%2F..%2Fserver.ts'];
     for (const path of paths) {
-      const raw = await rawRequest(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      assert.equal(statusOf(raw), 404, path);
+      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404, path);
     }
   });
 });

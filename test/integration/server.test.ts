@@ -1,65 +1,30 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { makeDirs, TEST_SCRYPT_COST } from '../helpers.ts';
+import { LISTENING, serverEnv, spawnServer } from '../support/process.ts';
+import type { ServerProcess } from '../support/process.ts';
+import { makeDirs } from '../support/server.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const URL_PATTERN = /http:\/\/\S+/;
+/** A server that has not stopped in this long is stuck. */
+const EXIT_DEADLINE_MS = 20_000;
 
-interface Started {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
+/** startServer runs server.ts over fresh test directories with `env` on top; it does not wait for it to listen. */
+async function startServer(t: TestContext, env: Record<string, string>): Promise<ServerProcess> {
+  return spawnServer(t, serverEnv(await makeDirs(t), env));
 }
 
-/**
- * startServer runs `node --import tsx server.ts` with test directories and
- * `env` on top. The parent's environment is passed on, so c8 also measures
- * the child.
- */
-async function startServer(t: TestContext, env: Record<string, string>): Promise<Started> {
-  const dirs = await makeDirs(t);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SESSIONS_DIR: dirs.sessionsDir,
-      USERS_FILE: dirs.usersFile,
-      SCRYPT_COST: String(TEST_SCRYPT_COST),
-      LOG: 'silent',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+/** exitCodeOf waits for the process to exit and returns its code. */
+async function exitCodeOf(server: ServerProcess): Promise<number | null> {
+  return (await server.exited(EXIT_DEADLINE_MS)).code;
 }
 
 /** urlOf waits for the start-up line and returns the URL in it (or fails if the process exits first). */
-async function urlOf(started: Started): Promise<string> {
-  while (!URL_PATTERN.test(started.stdout())) {
-    const exited = await Promise.race([once(started.child.stdout!, 'data').then(() => false), started.exited.then(() => true)]);
-    if (exited && !URL_PATTERN.test(started.stdout())) assert.fail(`server exited before listening: ${started.stderr()}`);
-  }
-  return URL_PATTERN.exec(started.stdout())![0];
+async function urlOf(server: ServerProcess): Promise<string> {
+  return (await server.line(LISTENING))[1]!;
 }
 
 describe('server.ts', () => {
@@ -74,7 +39,7 @@ describe('server.ts', () => {
     assert.equal(cart.status, 200);
     await cart.text();
     started.child.kill('SIGTERM');
-    assert.equal(await started.exited, 0);
+    assert.equal(await exitCodeOf(started), 0);
     assert.match(started.stdout(), /^GET \/login 200 [\d.]+ ms$/m);
     assert.match(started.stdout(), /^POST \/api\/cart 200 [\d.]+ ms$/m);
     assert.match(started.stdout(), /SIGTERM/);
@@ -87,7 +52,7 @@ describe('server.ts', () => {
     await urlOf(started);
     assert.equal((await stat(path.join(dirs.root, 'deep', 'sessions'))).mode & 0o777, 0o700);
     started.child.kill('SIGINT');
-    assert.equal(await started.exited, 0);
+    assert.equal(await exitCodeOf(started), 0);
   });
 
   const badValues: Array<[string, string]> = [
@@ -99,7 +64,7 @@ describe('server.ts', () => {
   for (const [variable, value] of badValues) {
     it(`exits 1 with one line naming ${variable} when it is ${JSON.stringify(value)}`, { timeout: 30_000 }, async (t) => {
       const started = await startServer(t, { [variable]: value });
-      assert.equal(await started.exited, 1);
+      assert.equal(await exitCodeOf(started), 1);
       const lines = started.stderr().trimEnd().split('\n');
       assert.equal(lines.length, 1, started.stderr());
       assert.match(lines[0]!, new RegExp(`^${variable}: `));
@@ -112,7 +77,7 @@ describe('server.ts', () => {
     const file = path.join(dirs.root, 'a-file');
     await writeFile(file, '');
     const started = await startServer(t, { SESSIONS_DIR: path.join(file, 'sessions') });
-    assert.equal(await started.exited, 1);
+    assert.equal(await exitCodeOf(started), 1);
     const lines = started.stderr().trimEnd().split('\n');
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /^SESSIONS_DIR: /);
@@ -123,7 +88,7 @@ describe('server.ts', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     const started = await startServer(t, { PORT: String((blocker.address() as AddressInfo).port) });
-    assert.equal(await started.exited, 1);
+    assert.equal(await exitCodeOf(started), 1);
     assert.match(started.stderr(), /^PORT: .*EADDRINUSE.*\n$/);
   });
 
@@ -132,7 +97,7 @@ describe('server.ts', () => {
     const file = path.join(dirs.root, 'users.json');
     await writeFile(file, '{ not json');
     const started = await startServer(t, { USERS_FILE: file });
-    assert.equal(await started.exited, 1);
+    assert.equal(await exitCodeOf(started), 1);
     assert.match(started.stderr(), /^USERS_FILE: [^\n]*\n$/);
   });
 });

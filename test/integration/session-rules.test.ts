@@ -5,16 +5,15 @@ import { describe, it } from 'node:test';
 import { Logger } from '../../lib/log.ts';
 import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
-import { makeDirs, register, startTestServer } from '../helpers.ts';
-import type { Client, Reply, TestServer } from '../helpers.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client, Reply } from '../support/client.ts';
+import { fakeClock, T0 } from '../support/clock.ts';
+import { sessionFiles } from '../support/files.ts';
+import { makeDirs, startTestServer } from '../support/server.ts';
+import type { Cleanup, TestServer } from '../support/server.ts';
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const SECOND = 1000;
-const PASSWORD = 'correct horse battery';
 
-async function sessionFiles(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((name) => /^[0-9a-f]{64}\.json$/.test(name));
-}
 
 function fileOf(server: TestServer, id: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`);
@@ -33,12 +32,12 @@ function cookieAttributes(reply: Reply): { pair: string; attributes: Map<string,
 }
 
 /** clockedServer starts a server whose clock the test moves by hand. */
-async function clockedServer(t: Parameters<typeof startTestServer>[0], idleSeconds: number, absoluteSeconds: number) {
-  const clock = { now: T0 };
+async function clockedServer(t: Cleanup, idleSeconds: number, absoluteSeconds: number) {
+  const clock = fakeClock(T0);
   const server = await startTestServer(
     t,
     { idleTimeoutMs: idleSeconds * SECOND, absoluteTimeoutMs: absoluteSeconds * SECOND },
-    { clock: () => clock.now },
+    { clock: clock.clock },
   );
   return { server, clock };
 }
@@ -185,12 +184,12 @@ describe('timeouts', () => {
     const file = fileOf(server, id);
     const written = (await stat(file)).ino;
 
-    clock.now = T0 + 10 * SECOND - 1;
+    clock.setTo(T0 + 10 * SECOND - 1);
     assert.equal((await guest.get('/api/session')).status, 200);
     assert.equal(await lastSeenOnDisk(server, id), new Date(T0).toISOString());
     assert.equal((await stat(file)).ino, written, 'the file was not rewritten');
 
-    clock.now = T0 + 10 * SECOND;
+    clock.setTo(T0 + 10 * SECOND);
     await guest.get('/dashboard');
     assert.equal(await lastSeenOnDisk(server, id), new Date(T0 + 10 * SECOND).toISOString());
   });
@@ -200,10 +199,10 @@ describe('timeouts', () => {
     const guest = server.client();
     await guest.json('POST', '/api/cart', { item: 'hat' });
     const id = guest.sid!;
-    clock.now = T0 + 60 * SECOND - 1;
+    clock.setTo(T0 + 60 * SECOND - 1);
     await guest.get('/api/session');
     assert.equal(await lastSeenOnDisk(server, id), new Date(T0).toISOString());
-    clock.now = T0 + 60 * SECOND;
+    clock.setTo(T0 + 60 * SECOND);
     await guest.get('/api/session');
     assert.equal(await lastSeenOnDisk(server, id), new Date(T0 + 60 * SECOND).toISOString());
   });
@@ -213,10 +212,10 @@ describe('timeouts', () => {
     const alice = server.client();
     await register(alice, 'alice');
     for (let at = 50; at <= 500; at += 50) {
-      clock.now = T0 + at * SECOND;
+      clock.setTo(T0 + at * SECOND);
       assert.equal((await alice.get('/api/me')).status, 200, `still signed in at ${at} s`);
     }
-    clock.now = T0 + 600 * SECOND;
+    clock.setTo(T0 + 600 * SECOND);
     assert.equal((await alice.get('/api/me')).status, 401);
   });
 
@@ -224,9 +223,9 @@ describe('timeouts', () => {
     const { server, clock } = await clockedServer(t, 100, 28800);
     const guest = server.client();
     await guest.json('POST', '/api/cart', { item: 'hat' });
-    clock.now = T0 + 9 * SECOND;
+    clock.setTo(T0 + 9 * SECOND);
     await guest.get('/api/session');
-    clock.now = T0 + 100 * SECOND;
+    clock.setTo(T0 + 100 * SECOND);
     assert.equal((await guest.get('/api/session')).status, 401);
   });
 
@@ -237,13 +236,13 @@ describe('timeouts', () => {
     const deadline = (await alice.get('/api/session')).json.absoluteExpiresAt;
     assert.equal(deadline, new Date(T0 + 300 * SECOND).toISOString());
     for (let at = 30; at < 300; at += 30) {
-      clock.now = T0 + at * SECOND;
+      clock.setTo(T0 + at * SECOND);
       await alice.json('POST', '/api/cart', { item: `at ${at}` });
       assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, deadline);
     }
-    clock.now = T0 + 300 * SECOND - 1;
+    clock.setTo(T0 + 300 * SECOND - 1);
     assert.equal((await alice.get('/api/me')).status, 200);
-    clock.now = T0 + 300 * SECOND;
+    clock.setTo(T0 + 300 * SECOND);
     assert.equal((await alice.get('/api/me')).status, 401);
   });
 
@@ -251,7 +250,7 @@ describe('timeouts', () => {
     const { server, clock } = await clockedServer(t, 1800, 3600);
     const alice = server.client();
     await register(alice, 'alice', PASSWORD);
-    clock.now = T0 + 600 * SECOND;
+    clock.setTo(T0 + 600 * SECOND);
     await alice.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
     assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, new Date(T0 + 3600 * SECOND).toISOString());
   });
@@ -261,7 +260,7 @@ describe('timeouts', () => {
     const alice = server.client();
     await register(alice, 'alice');
     const id = alice.sid!;
-    clock.now = T0 + 100 * SECOND;
+    clock.setTo(T0 + 100 * SECOND);
     const reply = await alice.get('/api/me');
     assert.equal(reply.status, 401);
     await assert.rejects(stat(fileOf(server, id)), { code: 'ENOENT' });

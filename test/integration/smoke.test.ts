@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
+import { register } from '../support/client.ts';
+import { startTestServer } from '../support/server.ts';
 
 describe('the guest → sign-in → sign-out journey', () => {
   it('keeps the cart across sign-in, replaces the ID, and ends the session at logout', async (t) => {

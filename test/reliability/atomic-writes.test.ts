@@ -6,8 +6,8 @@ import { FileSessionStore, SESSIONS_DIR_MODE, TEMP_FILE_PATTERN } from '../../li
 import { newRecord, parseRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId } from '../../lib/sessions/session-id.ts';
-import { makeDirs } from '../helpers.ts';
-import { hookedFs } from './fs-hooks.ts';
+import { hookedFs } from '../support/files.ts';
+import { makeDirs } from '../support/server.ts';
 
 const WRITES = 1000;
 const READERS = 4;

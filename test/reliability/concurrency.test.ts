@@ -3,11 +3,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, Reply, TestServer } from '../helpers.ts';
-import { gate, hookedFs } from './fs-hooks.ts';
-import type { Gate } from './fs-hooks.ts';
-import { answerOf, RawExchange } from './raw-http.ts';
+import { register } from '../support/client.ts';
+import type { Client, Reply } from '../support/client.ts';
+import { gate, hookedFs } from '../support/files.ts';
+import type { Gate } from '../support/files.ts';
+import { answerOf, RawExchange } from '../support/raw-http.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const PARALLEL_REQUESTS = 50;
 /** A request that waits on a lock it should not take would wait for ever: fail fast instead. */
@@ -145,7 +147,7 @@ describe('many requests on one session', () => {
 
     assert.equal(answer.status, 409);
     assert.equal(JSON.parse(answer.body).error, 'session_ended');
-    assert.equal(answer.headers['set-cookie'], undefined);
+    assert.equal(answer.headers.get('set-cookie'), null);
     assert.deepEqual(await readdir(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
   });
 

@@ -1,20 +1,18 @@
 import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { TestServer } from '../helpers.ts';
-import { hookedFs } from './fs-hooks.ts';
+import { register } from '../support/client.ts';
+import { hookedFs, dirEntries } from '../support/files.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 function sessionFile(server: TestServer, sid: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(sid)}.json`);
 }
 
-async function sessionFiles(server: TestServer): Promise<string[]> {
-  return (await readdir(server.dirs.sessionsDir)).sort();
-}
 
 async function readRecord(file: string) {
   return JSON.parse(await readFile(file, 'utf8'));
@@ -32,7 +30,7 @@ describe('which requests create a session file', () => {
     assert.equal((await visitor.json('POST', '/api/cart', { item: '' })).status, 400);
     assert.equal((await visitor.json('POST', '/logout')).status, 204);
 
-    assert.deepEqual(await sessionFiles(server), []);
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), []);
     assert.equal(visitor.sid, undefined);
   });
 
@@ -41,16 +39,16 @@ describe('which requests create a session file', () => {
     const visitor = server.client();
     await visitor.json('POST', '/api/cart', { item: 'first' });
     const guestId = visitor.sid!;
-    assert.deepEqual(await sessionFiles(server), [`${storageKey(guestId)}.json`]);
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(guestId)}.json`]);
 
     await visitor.json('POST', '/api/cart', { item: 'second' });
     await visitor.json('PUT', '/api/preferences', { theme: 'dark' });
     assert.equal(visitor.sid, guestId, 'an update keeps the ID');
-    assert.deepEqual(await sessionFiles(server), [`${storageKey(guestId)}.json`]);
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(guestId)}.json`]);
 
     await register(visitor, 'settler');
     assert.notEqual(visitor.sid, guestId);
-    assert.deepEqual(await sessionFiles(server), [`${storageKey(visitor.sid!)}.json`], 'sign-in creates the new file and removes the old one');
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(visitor.sid!)}.json`], 'sign-in creates the new file and removes the old one');
     const record = await readRecord(sessionFile(server, visitor.sid!));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
   });
@@ -71,7 +69,7 @@ describe('an update never recreates a deleted session file', () => {
     assert.equal(write.status, 200);
     assert.deepEqual(write.json.cart, ['new-item'], 'nothing of the deleted session comes back');
     assert.notEqual(browser.sid, oldId, 'the unknown ID is never adopted');
-    assert.deepEqual(await sessionFiles(server), [`${storageKey(browser.sid!)}.json`]);
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`]);
     const record = await readRecord(sessionFile(server, browser.sid!));
     assert.equal(record.user, null, 'the new session is a guest: the sign-in is not restored');
   });
@@ -108,7 +106,7 @@ describe('an update never recreates a deleted session file', () => {
       assert.equal(reply.status, 409);
       assert.equal(reply.json.error, 'session_ended');
       assert.equal(reply.headers.get('set-cookie'), null);
-      assert.deepEqual(await sessionFiles(server), [], 'no file is written or recreated');
+      assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [], 'no file is written or recreated');
     });
   }
 });

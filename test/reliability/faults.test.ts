@@ -8,10 +8,12 @@ import { Logger } from '../../lib/log.ts';
 import { MAX_SESSION_FILE_BYTES, SESSION_FILE_MODE, SESSIONS_DIR_MODE } from '../../lib/sessions/file-store.ts';
 import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Reply, TestServer } from '../helpers.ts';
-import { hookedFs, pathsOf, systemError } from './fs-hooks.ts';
-import type { FsOperation } from './fs-hooks.ts';
+import { register } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { hookedFs, pathsOf, systemError } from '../support/files.ts';
+import type { FsOperation } from '../support/files.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const PERMISSION_BITS = 0o777;
 

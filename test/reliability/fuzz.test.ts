@@ -4,9 +4,10 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client } from '../helpers.ts';
-import { RawExchange } from './raw-http.ts';
+import { register } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { RawExchange } from '../support/raw-http.ts';
+import { startTestServer } from '../support/server.ts';
 
 /** The seed of a run; FUZZ_SEED (decimal or 0x hex) replays another. */
 const DEFAULT_SEED = 0x5eed_c10a;

@@ -10,8 +10,9 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, SWEEP_CONCURRENCY } from '../../lib/sessions/sweeper.ts';
-import { makeDirs, register, startTestServer } from '../helpers.ts';
-import { hookedFs } from './fs-hooks.ts';
+import { register } from '../support/client.ts';
+import { hookedFs } from '../support/files.ts';
+import { makeDirs, startTestServer } from '../support/server.ts';
 
 const SESSIONS = 5_000;
 const TEMPS = 20;
@@ -158,7 +159,7 @@ describe('the sweeper at scale', () => {
     assert.deepEqual(result, {
       scanned: SESSIONS + 2 * TEMPS + 2 * CORRUPT + 3,
       expired: expiredSessions + CORRUPT,
-      temps: TEMPS,
+      staleTemps: TEMPS,
       failed: 0,
     });
     assert.deepEqual((await readdir(dir)).sort(), [...keep].sort());

@@ -4,9 +4,12 @@ import { describe, it } from 'node:test';
 import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
-import { register, startTestServer, TEST_SCRYPT_COST } from '../helpers.ts';
-import type { Reply, TestServer } from '../helpers.ts';
-import { fakeClock, headersWithoutDate, PASSWORD, snapshotDir } from './support.ts';
+import { headersWithoutDate, PASSWORD, register } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { snapshotDir } from '../support/files.ts';
+import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const WRONG = 'not the password';
 const MS_PER_SECOND = 1000;

@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
-import { hookedFs } from '../reliability/fs-hooks.ts';
-import type { TestServer } from '../helpers.ts';
-import { fakeClock, PASSWORD, rawExchange, sessionFileName, snapshotDir, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { hookedFs, sessionFileName, snapshotDir } from '../support/files.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const LONG_VALUE_LENGTH = 5000;
 const DAY_MS = 24 * 60 * 60 * 1000;

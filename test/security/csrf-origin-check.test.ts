@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, TestServer } from '../helpers.ts';
-import { fakeClock, PASSWORD, snapshotDir, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { snapshotDir } from '../support/files.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 interface UnsafeRoute {
   method: string;
@@ -12,7 +15,7 @@ interface UnsafeRoute {
   fields: Record<string, string>;
 }
 
-/** Every unsafe route of SPEC.md, each with a body an attacker's page would love to send. */
+/** Every unsafe route of the app, each with a body an attacker's page would love to send. */
 const UNSAFE_ROUTES: readonly UnsafeRoute[] = [
   { method: 'POST', path: '/login', fields: { username: 'alice', password: PASSWORD } },
   { method: 'POST', path: '/register', fields: { username: 'mallory', password: PASSWORD } },

@@ -5,9 +5,11 @@ import { describe, it } from 'node:test';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
 import { Logger } from '../../lib/log.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, Reply, TestServer } from '../helpers.ts';
-import { PASSWORD, rawExchange } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client, Reply } from '../support/client.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const SECRET_PATH = '/secret/path/of/the/server';
 const NESTING_DEPTH = 5000;

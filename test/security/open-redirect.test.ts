@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { LoginThrottle } from '../../lib/auth/throttle.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { TestServer } from '../helpers.ts';
-import { PASSWORD, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 /**
  * assertLocal checks that a Location, as a browser would follow it from

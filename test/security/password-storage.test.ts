@@ -7,10 +7,9 @@ import { DEFAULT_SCRYPT_COST } from '../../lib/auth/passwords.ts';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
-import { Logger } from '../../lib/log.ts';
-import { Client, makeDirs, register, startTestServer, testConfig, TEST_SCRYPT_COST } from '../helpers.ts';
-import type { Dirs } from '../helpers.ts';
-import { PASSWORD } from './support.ts';
+import { Client, PASSWORD, register } from '../support/client.ts';
+import { makeDirs, startTestServer, TEST_SCRYPT_COST, testConfig, silentLogger } from '../support/server.ts';
+import type { Dirs } from '../support/server.ts';
 
 const OWASP_SCRYPT_N = 2 ** 17;
 const SALT_BYTES = 16;
@@ -25,7 +24,7 @@ async function storedPassword(usersFile: string, username: string): Promise<Pass
 }
 
 async function runServer(dirs: Dirs, scryptCost: number) {
-  return startApp(testConfig(dirs, { scryptCost }), { logger: new Logger({ mode: 'silent', writeError: () => undefined }) });
+  return startApp(testConfig(dirs, { scryptCost }), { logger: silentLogger() });
 }
 
 describe('password storage: a stolen users file yields salted, slow, upgradable hashes only', () => {

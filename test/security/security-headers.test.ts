@@ -4,9 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { LoginThrottle } from '../../lib/auth/throttle.ts';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, TestServer } from '../helpers.ts';
-import { PASSWORD, rawExchange, suiteScope } from './support.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import { startTestServer, suiteScope } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 const OVERSIZED_BODY_BYTES = 20 * 1024;
@@ -20,7 +22,7 @@ interface Seen {
 
 interface Expectation {
   status: number;
-  /** SPEC.md: no-store on signed-in pages, API answers, and answers that set or clear the cookie. */
+  /** no-store on signed-in pages, API answers, and answers that set or clear the cookie (lib/context.ts send). */
   noStore?: boolean;
   /** Answers that depend on the session say so to caches. */
   varyCookie?: boolean;
@@ -48,7 +50,7 @@ async function seen(request: Promise<{ status: number; headers: Headers; text: s
   return { status: reply.status, headers: reply.headers, body: reply.text };
 }
 
-describe('security headers: every kind of response carries the headers of SPEC.md', () => {
+describe('security headers: every kind of response carries SECURITY_HEADERS and the caching headers it needs', () => {
   const scope = suiteScope();
   let server: TestServer;
   let member: Client;

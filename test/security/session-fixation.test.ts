@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client, TestServer } from '../helpers.ts';
-import { PASSWORD, SESSION_ID_PATTERN, sessionFileName } from './support.ts';
+import { PASSWORD, register, SESSION_ID_PATTERN } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { sessionFileName } from '../support/files.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const NEW_PASSWORD = 'a brand new passphrase';
 

@@ -9,9 +9,11 @@ import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
 import { Logger } from '../../lib/log.ts';
-import { Client, makeDirs, register, startTestServer, testConfig, TEST_SCRYPT_COST } from '../helpers.ts';
-import type { Reply } from '../helpers.ts';
-import { filesUnder, openRaw, PASSWORD, sessionCookieOf, SESSION_ID_PATTERN } from './support.ts';
+import { Client, PASSWORD, register, SESSION_ID_PATTERN, sessionCookieOf } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { filesUnder } from '../support/files.ts';
+import { answerOf, RawExchange } from '../support/raw-http.ts';
+import { makeDirs, startTestServer, TEST_SCRYPT_COST, testConfig, silentLogger } from '../support/server.ts';
 
 const NEW_PASSWORD = 'the victim changed it';
 /** Event-loop turns to wait for a request to reach its body before the test gives up. */
@@ -226,8 +228,8 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     });
     const body = JSON.stringify({ displayName: 'still here' });
     const { host } = new URL(server.url);
-    const slow = await openRaw(server.url);
-    slow.write(
+    const slow = await RawExchange.open(server.url);
+    await slow.write(
       `PATCH /api/profile HTTP/1.1\r\nHost: ${host}\r\nCookie: sid=${thief.sid}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`,
     );
@@ -237,8 +239,8 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
 
     const change = await victim.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
     assert.equal(change.status, 200);
-    slow.write(body.slice(5));
-    const slowReply = await slow.reply;
+    await slow.write(body.slice(5));
+    const slowReply = await answerOf(slow);
     assert.equal(slowReply.status, 401, 'the slow request finds its session ended by the change');
     assert.equal((await storedUser(server.dirs.usersFile, 'alice')).displayName, 'alice', "the thief's change was not saved");
 
@@ -251,7 +253,7 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
 
   it('does not let a sign-in with the old password, finishing after a password change, undo the change', async (t) => {
     const dirs = await makeDirs(t);
-    const silent = new Logger({ mode: 'silent', writeError: () => undefined });
+    const silent = silentLogger();
     const first = await startApp(testConfig(dirs), { logger: silent });
     const victimBefore = new Client(first.url);
     await register(victimBefore, 'alice', PASSWORD);

@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { register, startTestServer } from '../helpers.ts';
-import type { Client } from '../helpers.ts';
-import { PASSWORD, SESSION_ID_PATTERN, sessionFileName, snapshotDir } from './support.ts';
+import { PASSWORD, register, SESSION_ID_PATTERN } from '../support/client.ts';
+import type { Client } from '../support/client.ts';
+import { sessionFileName, snapshotDir } from '../support/files.ts';
+import { startTestServer } from '../support/server.ts';
 
 const SIGN_INS = 200;
 const ID_BYTES = 32;

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PUBLIC_DIR } from '../../lib/app.ts';
-import { register, startTestServer } from '../helpers.ts';
-import { PASSWORD } from './support.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
+import { PASSWORD, register } from '../support/client.ts';
+import { startTestServer } from '../support/server.ts';
 
 const PAYLOAD = '<img src=x onerror=alert(1)>';
 const SCRIPT_PAYLOAD = '"><script>alert(1)</script>';

@@ -3,12 +3,13 @@ import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { PUBLIC_DIR, startApp } from '../../lib/app.ts';
+import { startApp } from '../../lib/app.ts';
 import type { RunningApp } from '../../lib/app.ts';
-import { Logger } from '../../lib/log.ts';
-import { Client, makeDirs, register, testConfig } from '../helpers.ts';
-import { PASSWORD, rawExchange, suiteScope } from './support.ts';
-import type { RawReply } from './support.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
+import { Client, PASSWORD, register } from '../support/client.ts';
+import { rawExchange } from '../support/raw-http.ts';
+import type { RawResponse } from '../support/raw-http.ts';
+import { makeDirs, suiteScope, testConfig, silentLogger } from '../support/server.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -53,7 +54,7 @@ describe('URL → file traversal: nothing outside public/ is ever served', () =>
     await writeFile(path.join(publicDir, 'style.css.bak'), 'BACKUP-COPY\n');
     await writeFile(path.join(publicDir, '.hidden.txt'), 'HIDDEN-DOT-FILE\n');
     await symlink(path.join(root, 'secret.txt'), path.join(publicDir, 'link.txt'));
-    app = await startApp(testConfig(dirs), { publicDir, logger: new Logger({ mode: 'silent', writeError: () => undefined }) });
+    app = await startApp(testConfig(dirs), { publicDir, logger: silentLogger() });
     scope.context.after(() => app.close());
     await register(new Client(app.url), 'alice', PASSWORD);
     sessionFile = (await readdir(dirs.sessionsDir))[0]!;
@@ -62,7 +63,7 @@ describe('URL → file traversal: nothing outside public/ is ever served', () =>
     assert.match(await readFile(dirs.usersFile, 'utf8'), /"algorithm": "scrypt"/);
   });
 
-  async function get(target: string, method = 'GET'): Promise<RawReply> {
+  async function get(target: string, method = 'GET'): Promise<RawResponse> {
     const { host } = new URL(app.url);
     return rawExchange(app.url, Buffer.from(`${method} ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`, 'latin1'));
   }
@@ -170,7 +171,7 @@ describe('URL → file traversal: a dot folder inside public/ is never served', 
     await mkdir(path.join(publicDir, 'js', '.vscode', 'deep'), { recursive: true });
     await writeFile(path.join(publicDir, 'js', '.vscode', 'deep', 'settings.json'), '{"token": "DOT-FOLDER-TOKEN"}\n');
     await writeFile(path.join(publicDir, 'js', 'visible.txt'), 'VISIBLE\n');
-    const app = await startApp(testConfig(dirs), { publicDir, logger: new Logger({ mode: 'silent', writeError: () => undefined }) });
+    const app = await startApp(testConfig(dirs), { publicDir, logger: silentLogger() });
     t.after(() => app.close());
     const browser = new Client(app.url);
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LoginThrottle } from '../../lib/auth/throttle.ts';
-import { register, startTestServer } from '../helpers.ts';
-import type { Reply, TestServer } from '../helpers.ts';
-import { headersWithoutDate, PASSWORD } from './support.ts';
+import { headersWithoutDate, PASSWORD, register } from '../support/client.ts';
+import type { Reply } from '../support/client.ts';
+import { startTestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 
 const WRONG = 'not the password';
 /** A cost at which one scrypt hash (tens of milliseconds) dwarfs everything else a login does. */

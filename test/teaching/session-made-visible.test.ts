@@ -1,14 +1,19 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { Config } from '../../lib/config.ts';
 import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { register, startTestServer } from '../helpers.ts';
+import { register } from '../support/client.ts';
+import { fakeClock } from '../support/clock.ts';
+import { makeDirs, startTestServer } from '../support/server.ts';
+import type { Cleanup } from '../support/server.ts';
 
 /** Starts a server whose explain log is captured into `blocks`, one entry per request. */
-async function explainedServer(t: Parameters<typeof startTestServer>[0]) {
+async function explainedServer(t: Cleanup, overrides: Partial<Config> = {}) {
   const blocks: string[] = [];
   const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
-  const server = await startTestServer(t, {}, { logger });
+  const server = await startTestServer(t, overrides, { logger });
   return { server, blocks };
 }
 
@@ -49,14 +54,14 @@ describe('the explain log narrates a sign-in', () => {
   });
 
   it('says when a session has expired and that its file was deleted on the spot', async (t) => {
-    let now = Date.parse('2026-11-22T10:00:00.000Z');
+    const time = fakeClock(Date.parse('2026-11-22T10:00:00.000Z'));
     const blocks: string[] = [];
     const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
-    const server = await startTestServer(t, { idleTimeoutMs: 20_000 }, { logger, clock: () => now });
+    const server = await startTestServer(t, { idleTimeoutMs: 20_000 }, { logger, clock: time.clock });
     const browser = server.client();
     await register(browser, 'alice');
     const file = `sessions/${storageKey(browser.sid!).slice(0, 16)}….json`;
-    now += 21_000;
+    time.advance(21_000);
     blocks.length = 0;
 
     assert.equal((await browser.get('/api/me')).status, 401);
@@ -64,6 +69,17 @@ describe('the explain log narrates a sign-in', () => {
     blocks.length = 0;
     await browser.get('/api/me');
     assert.match(blocks.join('\n'), /no such file \(an ID this server never issued, or one that has ended\)/);
+  });
+
+  it('names the sessions directory as SESSIONS_DIR does, here and in the inspector', async (t) => {
+    const { root } = await makeDirs(t);
+    const { server, blocks } = await explainedServer(t, { sessionsDir: path.join(root, 'coat-racks') });
+    const browser = server.client();
+    await browser.json('POST', '/api/cart', { item: 'scarf' });
+    const file = `coat-racks/${storageKey(browser.sid!)}.json`;
+    assert.match(blocks.join('\n'), new RegExp(`created ${file.slice(0, 'coat-racks/'.length + 16)}….json for new guest session`));
+    assert.equal((await browser.get('/api/session')).json.file, file);
+    assert.doesNotMatch(blocks.join('\n'), /sessions\//);
   });
 
   it('says why a malformed cookie is ignored without reading anything', async (t) => {
@@ -75,8 +91,7 @@ describe('the explain log narrates a sign-in', () => {
 
 describe('the session inspector (GET /api/session)', () => {
   it('shows where the session lives, its deadlines, its data and its cookie, with the ID shortened', async (t) => {
-    const now = Date.parse('2026-11-22T10:00:00.000Z');
-    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: () => now });
+    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: fakeClock(Date.parse('2026-11-22T10:00:00.000Z')).clock });
     const browser = server.client();
     await browser.json('PUT', '/api/preferences', { theme: 'dark' });
     const id = browser.sid!;
@@ -122,6 +137,11 @@ describe('the event list and the guest → sign-in carry-over', () => {
       view.events.map((event: { event: string }) => event.event),
       ['created as guest', 'theme set to dark', `ID replaced at sign-in (was ${guestId.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`],
     );
+    assert.deepEqual(
+      view.rotations.map(({ reason, from, to }: { reason: string; from: string; to: string }) => ({ reason, from, to })),
+      [{ reason: 'sign-in', from: `${guestId.slice(0, 6)}…`, to: `${browser.sid!.slice(0, 6)}…` }],
+      'the inspector gets the replacement as data, not only as a sentence',
+    );
     assert.equal((await server.client().request('GET', '/api/session', undefined, { Cookie: `sid=${guestId}` })).status, 401);
   });
 
@@ -134,5 +154,7 @@ describe('the event list and the guest → sign-in carry-over', () => {
     assert.equal(changed.status, 200);
     const events = (await browser.get('/api/session')).json.events.map((event: { event: string }) => event.event);
     assert.equal(events.at(-1), `ID replaced at password change (was ${before.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`);
+    const rotations = (await browser.get('/api/session')).json.rotations;
+    assert.deepEqual(rotations.map((rotation: { reason: string }) => rotation.reason), ['password change']);
   });
 });

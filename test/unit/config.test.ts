@@ -32,7 +32,7 @@ function assertRefused({ variable, value }: InvalidCase): void {
 }
 
 describe('loadConfig', () => {
-  it('applies every default of SPEC.md when the environment is empty', () => {
+  it('applies every default of the Configuration table when the environment is empty', () => {
     assert.deepEqual(loadConfig({}, CWD), {
       port: 3000,
       host: '127.0.0.1',

@@ -4,8 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
 import { HashPool, HashThreadError, IDLE_THREAD_MS, HASH_THREAD_NICE } from '../../lib/auth/hash-pool.ts';
-import { PasswordHasher } from '../../lib/auth/passwords.ts';
-import { TEST_SCRYPT_COST } from '../helpers.ts';
+import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
+import { TEST_SCRYPT_COST } from '../support/server.ts';
 
 const OPTIONS = { N: TEST_SCRYPT_COST, r: 8, p: 1 };
 const SALT = Buffer.from('0123456789abcdef');
@@ -82,7 +82,11 @@ describe('HashPool', () => {
   it('turns a dead hashing thread into a 503 for the request, not a 500', async () => {
     const exiting = `require('node:worker_threads').parentPort.on('message', () => process.exit(3));`;
     const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, pool: new HashPool({ ...LONG_IDLE, source: exiting }) });
-    await assert.rejects(hasher.hash('correct horse battery'), { status: 503, code: 'busy' });
+    await assert.rejects(hasher.hash('correct horse battery'), (error: unknown) => {
+      assert.ok(error instanceof HasherBusyError);
+      assert.ok(error.cause instanceof HashThreadError, 'the dead thread is kept as the cause, for the log');
+      return true;
+    });
     assert.equal(hasher.running, 0, 'its slot is free again');
   });
 

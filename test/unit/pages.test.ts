@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PUBLIC_DIR } from '../../lib/app.ts';
 import { ERROR_MESSAGES, escapeHtml, Pages } from '../../lib/pages.ts';
-import { makeDirs } from '../helpers.ts';
+import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from '../../lib/sessions/record.ts';
+import { PUBLIC_DIR } from '../../lib/static-files.ts';
+import { makeDirs } from '../support/server.ts';
 
 const TEMPLATE = '<html data-theme="{{theme}}" data-session="{{session}}">{{error}}<input name="next" value="{{next}}"><i>{{theme}}</i></html>';
 
@@ -77,6 +78,12 @@ describe('Pages', () => {
     assert.match(html, /name="next" value="\/profile"/);
     assert.ok(html.includes(ERROR_MESSAGES.invalid!));
     assert.doesNotMatch(html, /\{\{/);
+  });
+
+  it('writes the cart limits of the API into the guest demo, so the browser keeps no copy of them', () => {
+    const html = new Pages(PUBLIC_DIR).render('login', { theme: 'light', session: false });
+    assert.match(html, new RegExp(`<form id="cart-form"[^>]* data-max-items="${MAX_CART_ITEMS}"`));
+    assert.match(html, new RegExp(`<input id="cart-item"[^>]* maxlength="${MAX_CART_ITEM_LENGTH}"`));
   });
 
   it('fails at start-up when a template is missing', async (t) => {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PasswordHasher } from '../../lib/auth/passwords.ts';
-import { HttpError } from '../../lib/http-error.ts';
-import { TEST_SCRYPT_COST } from '../helpers.ts';
+import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
+import { TEST_SCRYPT_COST } from '../support/server.ts';
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
@@ -75,7 +74,7 @@ describe('PasswordHasher', () => {
         () => assert.fail('the second hash should have been refused'),
         (error: unknown) => error,
       );
-      assert.ok(refused instanceof HttpError);
+      assert.ok(refused instanceof HasherBusyError);
       assert.equal(refused.status, 503);
       assert.equal(refused.code, 'busy');
       assert.match(refused.headers['Retry-After'] ?? '', /^\d+$/);

@@ -14,8 +14,8 @@ import {
   withEvent,
 } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
+import { T0 } from '../support/clock.ts';
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const MINUTE = 60_000;
 const timeouts = { idleMs: 30 * MINUTE, absoluteMs: 8 * 60 * MINUTE };
 
@@ -143,8 +143,20 @@ describe('parseRecord', () => {
     { it: 'rejects events that are not an array', text: JSON.stringify({ ...valid, events: {} }) },
     { it: 'rejects an event without a date', text: JSON.stringify({ ...valid, events: [{ event: 'x' }] }) },
     { it: 'rejects an event whose text is not a string', text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 1 }] }) },
+    { it: 'rejects an event whose rotation is not one', text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 'x', rotation: 'sign-in' }] }) },
+    {
+      it: 'rejects a rotation without its prefixes',
+      text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 'x', rotation: { reason: 'sign-in', from: 'abc…' } }] }),
+    },
   ];
   for (const c of rejections) it(c.it, () => assert.equal(parseRecord(c.text), null));
+
+  it('accepts an event that records an ID replacement as data, and keeps it through withEvent', () => {
+    const rotation = { reason: 'sign-in', from: 'abcdef…', to: 'uvwxyz…' };
+    const events = withEvent(valid.events, T0, 'ID replaced at sign-in (was abcdef…, now uvwxyz…)', rotation);
+    assert.deepEqual(events.at(-1)?.rotation, rotation);
+    assert.deepEqual(parseRecord(JSON.stringify({ ...valid, events }))?.events, events);
+  });
 
   it(`accepts a full cart of ${MAX_CART_ITEMS} items of ${MAX_CART_ITEM_LENGTH} characters`, () => {
     const full = { ...valid, data: { cart: Array(MAX_CART_ITEMS).fill('x'.repeat(MAX_CART_ITEM_LENGTH)), theme: 'light' } };

@@ -4,7 +4,6 @@ import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile }
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
 import { FileSessionStore, MAX_SESSION_FILE_BYTES } from '../../lib/sessions/file-store.ts';
 import type { FileStoreOptions } from '../../lib/sessions/file-store.ts';
@@ -13,8 +12,10 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId } from '../../lib/sessions/session-id.ts';
 import { StoreError } from '../../lib/sessions/store.ts';
-import { makeDirs } from '../helpers.ts';
-import { CONTRACT_TIMEOUTS, storeContract } from './session-store-contract.ts';
+import { T0 } from '../support/clock.ts';
+import { failingFs, hookedFs } from '../support/files.ts';
+import { makeDirs } from '../support/server.ts';
+import { CONTRACT_TIMEOUTS, recordOf, storeContract } from './session-store-contract.ts';
 
 storeContract('FileSessionStore', async (t, timeouts) => {
   const { sessionsDir } = await makeDirs(t);
@@ -24,7 +25,6 @@ storeContract('FileSessionStore', async (t, timeouts) => {
 
 storeContract('MemorySessionStore', async (_t, timeouts) => new MemorySessionStore(timeouts));
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const FILE_MODE_BITS = 0o777;
 
 interface Corruption {
@@ -47,20 +47,14 @@ async function fileStore(t: TestContext, options: Partial<FileStoreOptions> = {}
 }
 
 /** countingFs is the real file system, counting readFile calls. */
-function countingFs(): FileSystem & { reads: number } {
-  const counted = { ...nodeFileSystem, reads: 0 } as FileSystem & { reads: number };
-  counted.readFile = ((...args: Parameters<typeof nodeFileSystem.readFile>) => {
-    counted.reads += 1;
-    return nodeFileSystem.readFile(...args);
-  }) as typeof nodeFileSystem.readFile;
-  return counted;
-}
-
-/** failingFs is the real file system except that `method` fails with `code`. */
-function failingFs(method: keyof FileSystem, code: string): FileSystem {
-  const error = Object.assign(new Error(`${code}: simulated`), { code });
-  const fail = method === 'statSync' ? () => { throw error; } : async () => Promise.reject(error);
-  return { ...nodeFileSystem, [method]: fail };
+function countingFs(): { fs: FileSystem; reads: () => number } {
+  let reads = 0;
+  const fs = hookedFs({
+    before: (operation) => {
+      if (operation === 'readFile') reads += 1;
+    },
+  });
+  return { fs, reads: () => reads };
 }
 
 function guestRecord(cart: string[] = ['apple']): SessionRecord {
@@ -125,7 +119,7 @@ describe('FileSessionStore on disk', () => {
     const { store, dir } = await fileStore(t);
     const id = newSessionId();
     await store.create(id, guestRecord());
-    assert.equal(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), null);
+    assert.deepEqual(await store.get(id, T0 + CONTRACT_TIMEOUTS.idleMs), { miss: 'expired-idle' });
     assert.deepEqual(await readdir(dir), []);
   });
 
@@ -141,9 +135,9 @@ describe('FileSessionStore on disk', () => {
     const { store } = await fileStore(t);
     const id = newSessionId();
     await store.create(id, guestRecord());
-    const record = (await store.get(id, T0))!;
+    const record = recordOf(await store.get(id, T0))!;
     assert.throws(() => record.data.cart.push('smuggled'), TypeError);
-    assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+    assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['apple']);
   });
 
   it('creates the directory again (0700) if it was deleted while running', async (t) => {
@@ -152,7 +146,7 @@ describe('FileSessionStore on disk', () => {
     const id = newSessionId();
     await store.create(id, guestRecord());
     assert.equal((await stat(dir)).mode & FILE_MODE_BITS, 0o700);
-    assert.deepEqual(await store.get(id, T0), guestRecord());
+    assert.deepEqual(await store.get(id, T0), { record: guestRecord() });
   });
 
   describe('an unreadable file is "no session"', () => {
@@ -163,48 +157,40 @@ describe('FileSessionStore on disk', () => {
       { it: 'a file over the size limit', contents: ' '.repeat(MAX_SESSION_FILE_BYTES + 1), reason: `larger than ${MAX_SESSION_FILE_BYTES} bytes` },
     ];
     for (const c of cases) {
-      it(`returns null for ${c.it} and reports it once per version of the file`, async (t) => {
+      it(`misses ${c.it} as unreadable and reports it once per version of the file`, async (t) => {
         const { store, dir, corrupt } = await fileStore(t);
         const id = newSessionId();
         const fileName = store.fileNameFor(id);
         await writeFile(path.join(dir, fileName), c.contents, { mode: 0o600 });
-        const misses: string[] = [];
-        assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
-        assert.equal(await store.get(id, T0), null);
+        assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
+        assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
         assert.deepEqual(corrupt, [{ fileName, reason: c.reason }]);
-        assert.deepEqual(misses, ['unreadable']);
         // Another version of the file (a new inode, as another writer would make) is judged afresh.
         const replacement = path.join(dir, 'replacement');
         await writeFile(replacement, `${c.contents} `);
         await rename(replacement, path.join(dir, fileName));
-        assert.equal(await store.get(id, T0), null);
+        assert.equal(recordOf(await store.get(id, T0)), null);
         assert.equal(corrupt.length, 2);
       });
     }
 
     it('reports a file deleted between its stat and its read as not found, not as corrupt', async (t) => {
       const id = newSessionId();
-      const fsys: FileSystem = {
-        ...nodeFileSystem,
+      const fsys = hookedFs({
         // The race, made certain: a logout deletes the file right after the store's stat.
-        readFile: (async (...args: Parameters<typeof nodeFileSystem.readFile>) => {
-          await unlink(args[0] as string).catch(() => undefined);
-          return nodeFileSystem.readFile(...args);
-        }) as typeof nodeFileSystem.readFile,
-      };
+        before: (operation, args) => (operation === 'readFile' ? unlink(String(args[0])).catch(() => undefined) : undefined),
+      });
       const { store, dir, corrupt } = await fileStore(t, { fs: fsys });
       await writeFile(path.join(dir, store.fileNameFor(id)), JSON.stringify(guestRecord()), { mode: 0o600 });
-      const misses: string[] = [];
-      assert.equal(await store.get(id, T0, (reason) => misses.push(reason)), null);
-      assert.deepEqual(misses, ['not-found']);
+      assert.deepEqual(await store.get(id, T0), { miss: 'not-found' });
       assert.deepEqual(corrupt, []);
     });
 
-    it('returns null for a directory where the file should be', async (t) => {
+    it('misses a directory where the file should be as unreadable', async (t) => {
       const { store, dir, corrupt } = await fileStore(t);
       const id = newSessionId();
       await mkdir(path.join(dir, store.fileNameFor(id)));
-      assert.equal(await store.get(id, T0), null);
+      assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
       assert.deepEqual(corrupt.map((c) => c.reason), ['not a regular file']);
     });
 
@@ -212,36 +198,36 @@ describe('FileSessionStore on disk', () => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await writeFile(path.join(dir, store.fileNameFor(id)), 'garbage');
-      assert.equal(await store.get(id, T0), null);
+      assert.equal(recordOf(await store.get(id, T0)), null);
       await store.create(id, guestRecord());
-      assert.deepEqual(await store.get(id, T0), guestRecord());
+      assert.deepEqual(await store.get(id, T0), { record: guestRecord() });
     });
   });
 
   describe('cache coherence: the files are the truth', () => {
     it('reads an unchanged file only once', async (t) => {
       const fsys = countingFs();
-      const { store } = await fileStore(t, { fs: fsys });
+      const { store } = await fileStore(t, { fs: fsys.fs });
       const id = newSessionId();
       await store.create(id, guestRecord());
       await store.get(id, T0);
       await store.get(id, T0);
       await store.get(id, T0);
-      assert.equal(fsys.reads, 1);
+      assert.equal(fsys.reads(), 1);
     });
 
     it('sees a hand edit on the next get, even one that keeps the size', async (t) => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await store.create(id, guestRecord(['apple']));
-      assert.deepEqual((await store.get(id, T0))?.data.cart, ['apple']);
+      assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['apple']);
       const file = path.join(dir, store.fileNameFor(id));
       const before = await stat(file);
       await writeFile(file, (await readFile(file, 'utf8')).replace('"apple"', '"mango"'));
       // An editor's save moves mtime on; set it explicitly so the test never depends on timestamp resolution.
       await utimes(file, before.atime, new Date(before.mtimeMs + 1000));
       assert.equal((await stat(file)).size, before.size);
-      assert.deepEqual((await store.get(id, T0))?.data.cart, ['mango']);
+      assert.deepEqual(recordOf(await store.get(id, T0))?.data.cart, ['mango']);
     });
 
     it('sees a file replaced by another process on the next get', async (t) => {
@@ -252,7 +238,7 @@ describe('FileSessionStore on disk', () => {
       const other = path.join(dir, 'written-elsewhere');
       await writeFile(other, JSON.stringify({ ...guestRecord(['pear']), user: 'alice', generation: 0 }));
       await rename(other, path.join(dir, store.fileNameFor(id)));
-      const record = await store.get(id, T0);
+      const record = recordOf(await store.get(id, T0));
       assert.equal(record?.user, 'alice');
       assert.deepEqual(record?.data.cart, ['pear']);
     });
@@ -261,30 +247,30 @@ describe('FileSessionStore on disk', () => {
       const { store, dir } = await fileStore(t);
       const id = newSessionId();
       await store.create(id, guestRecord());
-      assert.notEqual(await store.get(id, T0), null);
+      assert.ok('record' in (await store.get(id, T0)));
       await unlink(path.join(dir, store.fileNameFor(id)));
-      assert.equal(await store.get(id, T0), null);
+      assert.equal(recordOf(await store.get(id, T0)), null);
       assert.equal(await store.update(id, guestRecord()), false);
       assert.deepEqual(await readdir(dir), []);
     });
 
     it('keeps at most maxCacheEntries records, dropping the oldest', async (t) => {
       const fsys = countingFs();
-      const { store } = await fileStore(t, { fs: fsys, maxCacheEntries: 2 });
+      const { store } = await fileStore(t, { fs: fsys.fs, maxCacheEntries: 2 });
       const [a, b, c] = [newSessionId(), newSessionId(), newSessionId()];
       for (const id of [a, b, c]) await store.create(id, guestRecord());
       await store.get(a, T0);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 2);
+      assert.equal(fsys.reads(), 2);
       await store.get(a, T0);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 2, 'a and b are cached');
+      assert.equal(fsys.reads(), 2, 'a and b are cached');
       await store.get(c, T0);
-      assert.equal(fsys.reads, 3);
+      assert.equal(fsys.reads(), 3);
       await store.get(b, T0);
-      assert.equal(fsys.reads, 3, 'b is still cached');
+      assert.equal(fsys.reads(), 3, 'b is still cached');
       await store.get(a, T0);
-      assert.equal(fsys.reads, 4, 'a was dropped to make room for c');
+      assert.equal(fsys.reads(), 4, 'a was dropped to make room for c');
     });
   });
 
@@ -311,7 +297,7 @@ describe('FileSessionStore on disk', () => {
           return true;
         });
         assert.deepEqual(await readdir(dir), [healthy.fileNameFor(id)]);
-        assert.deepEqual(await healthy.get(id, T0), guestRecord());
+        assert.deepEqual(await healthy.get(id, T0), { record: guestRecord() });
       });
     }
 

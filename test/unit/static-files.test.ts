@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PUBLIC_DIR } from '../../lib/app.ts';
-import { CONTENT_TYPES, isFresh, loadStaticFiles } from '../../lib/static-files.ts';
-import { makeDirs } from '../helpers.ts';
+import { CONTENT_TYPES, isFresh, loadStaticFiles, PUBLIC_DIR } from '../../lib/static-files.ts';
+import { makeDirs } from '../support/server.ts';
 
 describe('loadStaticFiles', () => {
   it('maps each asset to its URL path with the right Content-Type', async (t) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
+import { T0 } from '../support/clock.ts';
 
-const T0 = Date.parse('2026-11-22T03:10:00.000Z');
 const SECOND = 1000;
 const IP = '203.0.113.7';
 
@@ -11,7 +11,7 @@ function failTimes(throttle: LoginThrottle, username: string, address: string, c
 }
 
 describe('LoginThrottle', () => {
-  it('has the limits of SPEC.md: 5 per account, 50 per address, in 15 minutes', () => {
+  it('has the limits the README promises: 5 per account, 50 per address, in 15 minutes', () => {
     assert.deepEqual([ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS], [5, 50, 15 * 60 * SECOND]);
   });
 

@@ -3,11 +3,11 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { PasswordHash } from '../../lib/auth/passwords.ts';
-import { UserStore } from '../../lib/auth/users.ts';
+import { UserStore, UsersFileError } from '../../lib/auth/users.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
-import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
-import { makeDirs } from '../helpers.ts';
+import { hookedFs, systemError } from '../support/files.ts';
+import { makeDirs } from '../support/server.ts';
 
 const FILE_MODE_BITS = 0o777;
 const HASH: PasswordHash = { algorithm: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2FsdA==', hash: 'aGFzaA==' };
@@ -18,12 +18,14 @@ function user(username: string, overrides: Partial<UserRecord> = {}): UserRecord
 
 /** diskThatFills is the real file system whose writes fail with ENOSPC while `full` is true. */
 function diskThatFills(full: boolean): { full: boolean; fs: FileSystem } {
-  const disk = { full, fs: nodeFileSystem };
-  const writeFile = (async (...args: Parameters<FileSystem['writeFile']>) => {
-    if (disk.full) throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
-    return nodeFileSystem.writeFile(...args);
-  }) as FileSystem['writeFile'];
-  disk.fs = { ...nodeFileSystem, writeFile };
+  const disk = {
+    full,
+    fs: hookedFs({
+      before: (operation) => {
+        if (operation === 'writeFile' && disk.full) throw systemError('ENOSPC', operation);
+      },
+    }),
+  };
   return disk;
 }
 
@@ -106,9 +108,47 @@ describe('UserStore', () => {
     const dirs = await makeDirs(t);
     await mkdir(path.dirname(dirs.usersFile));
     await writeFile(dirs.usersFile, JSON.stringify({ version: 2, users: [] }));
-    await assert.rejects(UserStore.open(dirs.usersFile), /not a Cloakroom users file/);
+    await assert.rejects(UserStore.open(dirs.usersFile), UsersFileError);
     await writeFile(dirs.usersFile, '{ not json');
-    await assert.rejects(UserStore.open(dirs.usersFile), SyntaxError);
+    await assert.rejects(UserStore.open(dirs.usersFile), { name: 'UsersFileError', message: /not JSON/ });
+  });
+
+  describe('checks every account field by field when it opens the file', () => {
+    const { password: _password, ...withoutPassword } = user('alice');
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['an account that is not an object', 'alice', /users\[0\]: not an object/],
+      ['a username with a slash', user('al/ice'), /users\[0\]: username/],
+      ['a username of two characters', user('al'), /users\[0\]: username/],
+      ['an empty display name', user('alice', { displayName: '' }), /users\[0\]: displayName/],
+      ['a display name with a line break', user('alice', { displayName: 'a\nb' }), /users\[0\]: displayName/],
+      ['a createdAt that is no date', user('alice', { createdAt: 'yesterday' }), /users\[0\]: createdAt/],
+      ['a negative generation', user('alice', { generation: -1 }), /users\[0\]: generation/],
+      ['a generation that is a string', { ...user('alice'), generation: '0' }, /users\[0\]: generation/],
+      ['no password at all', withoutPassword, /users\[0\]: password/],
+      ['a password stored in clear', user('alice', { password: 'hunter22' as unknown as PasswordHash }), /users\[0\]: password/],
+      ['a hash of another algorithm', user('alice', { password: { ...HASH, algorithm: 'md5' as 'scrypt' } }), /users\[0\]: password/],
+      ['an scrypt cost that is not a power of two', user('alice', { password: { ...HASH, N: 1000 } }), /users\[0\]: password/],
+      ['a salt that is not base64', user('alice', { password: { ...HASH, salt: 'not base64!' } }), /users\[0\]: password/],
+    ];
+    for (const [what, account, problem] of cases) {
+      it(`refuses ${what}`, async (t) => {
+        const dirs = await makeDirs(t);
+        await mkdir(path.dirname(dirs.usersFile));
+        await writeFile(dirs.usersFile, JSON.stringify({ version: 1, users: [account] }));
+        await assert.rejects(UserStore.open(dirs.usersFile), (error: unknown) => {
+          assert.ok(error instanceof UsersFileError);
+          assert.match(error.message, problem);
+          return true;
+        });
+      });
+    }
+
+    it('refuses the same username twice, in any case', async (t) => {
+      const dirs = await makeDirs(t);
+      await mkdir(path.dirname(dirs.usersFile));
+      await writeFile(dirs.usersFile, JSON.stringify({ version: 1, users: [user('alice'), user('Alice')] }));
+      await assert.rejects(UserStore.open(dirs.usersFile), { name: 'UsersFileError', message: /users\[1\]: Alice appears twice/ });
+    });
   });
 
   it('passes on an error other than a missing file', async (t) => {

@@ -5,8 +5,8 @@ export interface RawResponse {
   status: number;
   /** statuses are every status line seen, interim ones (100 Continue) included. */
   statuses: number[];
-  /** headers of the final answer, names in lower case. */
-  headers: Record<string, string>;
+  /** headers of the final answer, every line of them (a repeated header appears once per line). */
+  headers: Headers;
   body: string;
 }
 
@@ -19,6 +19,12 @@ export interface RawExchangeOptions {
    * again, destroy it and report it as hung. Without it, wait for ever.
    */
   idleMs?: number;
+  /**
+   * untilClose: read until the server closes the connection (send
+   * `Connection: close`), not only until an answer is complete, so that
+   * bytes after it (a body on a HEAD answer) show in `body`.
+   */
+  untilClose?: boolean;
 }
 
 /** RawOutcome says how a raw exchange ended: with an answer, with the server closing without one, or hung. */
@@ -26,8 +32,9 @@ export type RawOutcome = { kind: 'answered'; response: RawResponse } | { kind: '
 
 /**
  * RawExchange is one HTTP/1.1 request written byte by byte on its own TCP
- * connection, for what fetch() cannot send: a body that arrives slowly,
- * broken framing, odd methods, oversized headers.
+ * connection, for what fetch() cannot send: targets it would normalise
+ * (`/../`, `%2e`, absolute-form, NUL), a body that arrives slowly, broken
+ * framing, odd methods, oversized headers.
  *
  * Unlike a client that half-closes after writing (which makes Node's server
  * end the connection before a slow answer is written), it keeps its side
@@ -36,11 +43,12 @@ export type RawOutcome = { kind: 'answered'; response: RawResponse } | { kind: '
 export class RawExchange {
   readonly outcome: Promise<RawOutcome>;
   #socket: net.Socket;
+  #chunks: Buffer[] = [];
 
   private constructor(socket: net.Socket, options: RawExchangeOptions) {
     this.#socket = socket;
+    const chunks = this.#chunks;
     this.outcome = new Promise<RawOutcome>((resolve) => {
-      const chunks: Buffer[] = [];
       let idleTimeouts = 0;
       const finish = (outcome: RawOutcome): void => {
         socket.destroy();
@@ -48,6 +56,7 @@ export class RawExchange {
       };
       socket.on('data', (chunk: Buffer) => {
         chunks.push(chunk);
+        if (options.untilClose === true) return;
         const response = parseResponse(Buffer.concat(chunks), options.head === true, false);
         if (response !== null) finish({ kind: 'answered', response });
       });
@@ -75,6 +84,11 @@ export class RawExchange {
       socket.once('connect', () => resolve(new RawExchange(socket, options)));
       socket.once('error', reject);
     });
+  }
+
+  /** received is every byte the server has sent so far, as latin1 text: for what no parser should be trusted with. */
+  received(): string {
+    return Buffer.concat(this.#chunks).toString('latin1');
   }
 
   /** write sends more bytes of the request. */
@@ -106,9 +120,24 @@ export async function answerOf(exchange: RawExchange): Promise<RawResponse> {
 }
 
 /**
+ * rawExchange sends a whole raw request on a new connection and returns the
+ * answer, read until the server closes the connection: send
+ * `Connection: close` unless the answer closes it anyway. For a HEAD
+ * request, `body` holds whatever came after the answer's headers, which
+ * must be nothing.
+ */
+export async function rawExchange(url: string, request: string | Buffer): Promise<RawResponse> {
+  const head = Buffer.from(request.slice(0, 5)).toString('latin1') === 'HEAD ';
+  const exchange = await RawExchange.open(url, { head, untilClose: true });
+  await exchange.write(request);
+  return answerOf(exchange);
+}
+
+/**
  * parseResponse reads the final answer from `bytes`, skipping interim 1xx
  * answers; null while it is incomplete. Without Content-Length the body
- * runs to the end of the connection (`closed`).
+ * runs to the end of the connection (`closed`); so does the "body" of a
+ * HEAD answer once the connection has closed, where it should be empty.
  */
 export function parseResponse(bytes: Buffer, head: boolean, closed: boolean): RawResponse | null {
   const statuses: number[] = [];
@@ -124,14 +153,15 @@ export function parseResponse(bytes: Buffer, head: boolean, closed: boolean): Ra
       offset = bodyStart;
       continue;
     }
-    const headers: Record<string, string> = {};
+    const headers = new Headers();
     for (const line of headerLines) {
       const colon = line.indexOf(':');
-      if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] ??= line.slice(colon + 1).trim();
+      if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
     }
-    const declared = headers['content-length'];
+    const declared = headers.get('content-length');
+    if (head && closed) return { status, statuses, headers, body: bytes.subarray(bodyStart).toString('utf8') };
     const bodyless = head || status === 204 || status === 304;
-    const length = bodyless ? 0 : declared === undefined ? undefined : Number(declared);
+    const length = bodyless ? 0 : declared === null ? undefined : Number(declared);
     if (length === undefined) return closed ? { status, statuses, headers, body: bytes.subarray(bodyStart).toString('utf8') } : null;
     if (bytes.length < bodyStart + length) return null;
     return { status, statuses, headers, body: bytes.subarray(bodyStart, bodyStart + length).toString('utf8') };

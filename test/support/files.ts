@@ -1,5 +1,34 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
+import { SESSION_FILE_PATTERN } from '../../lib/sessions/file-store.ts';
+
+/** sessionFileName is where the server keeps `id`: the hex SHA-256 of the ID, never the ID. */
+export function sessionFileName(id: string): string {
+  return `${createHash('sha256').update(id).digest('hex')}.json`;
+}
+
+/**
+ * snapshotDir records every entry of `dir` with its contents and mtime, so
+ * a test can prove that an attack wrote, touched or deleted nothing.
+ */
+export async function snapshotDir(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const name of (await readdir(dir)).sort()) {
+    const file = path.join(dir, name);
+    const info = await stat(file);
+    result[name] = info.isFile() ? `${info.mtimeMs} ${await readFile(file, 'utf8')}` : `${info.mtimeMs} (not a file)`;
+  }
+  return result;
+}
+
+/** filesUnder lists every regular file below `root`, dot files included. */
+export async function filesUnder(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
+}
 
 /** FsOperation names one call of the FileSystem seam (lib/file-system.ts). */
 export type FsOperation = keyof FileSystem;
@@ -63,6 +92,15 @@ export function hookedFs(hooks: FsHooks): FileSystem {
   return wrapped as unknown as FileSystem;
 }
 
+/** failingFs is the real file system except that every `operation` call fails with `code`. */
+export function failingFs(operation: FsOperation, code: string): FileSystem {
+  return hookedFs({
+    before: (called) => {
+      if (called === operation) throw systemError(code, operation);
+    },
+  });
+}
+
 /** systemError is what Node throws for a failing system call: an Error with a `code` such as ENOSPC. */
 export function systemError(code: string, operation: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: injected failure, ${operation}`), { code, syscall: operation });
@@ -98,4 +136,14 @@ export function gate(): Gate {
 export function pathsOf(operation: FsOperation, args: readonly unknown[]): string[] {
   const count = operation === 'rename' ? 2 : 1;
   return args.slice(0, count).map((arg) => String(arg));
+}
+
+/** sessionFiles lists the session files in `dir` (`<64 hex>.json`), leaving out temp files and anything else. */
+export async function sessionFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => SESSION_FILE_PATTERN.test(name)).sort();
+}
+
+/** dirEntries lists every entry of `dir`, sorted: temp files and strays included. */
+export async function dirEntries(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
 }

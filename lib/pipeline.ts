@@ -1,0 +1,143 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UserRecord, UserStore } from './auth/users.ts';
+import { noteResponse } from './client-errors.ts';
+import type { CookieSecureMode } from './config.ts';
+import { send, sendJson, wantsJson } from './context.ts';
+import type { Context, Handler } from './context.ts';
+import { parseCookies } from './cookies.ts';
+import { HttpError } from './http-error.ts';
+import type { Logger } from './log.ts';
+import { isCrossOriginRequest } from './origin-check.ts';
+import { parseTarget } from './request-target.ts';
+import { clientAddress } from './forwarded.ts';
+import type { Router } from './router.ts';
+import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
+import { sessionCookieFor } from './sessions/session-cookie.ts';
+import { RequestSession } from './sessions/session.ts';
+import type { SessionDeps } from './sessions/session.ts';
+
+/** Endpoint is what the router holds for a method and path: the handler, and whether it needs the session. */
+export interface Endpoint {
+  handler: Handler;
+  /** usesSession is false for static files: they are the same for everyone, so no cookie is read and no file is looked at. */
+  usesSession: boolean;
+}
+
+/** PipelineOptions are the parts the pipeline uses on every request, made once at start-up (lib/app.ts). */
+export interface PipelineOptions {
+  router: Router<Endpoint>;
+  sessions: SessionDeps;
+  /** users are read to check that a signed-in session's account still stands. */
+  users: UserStore;
+  /** cookieSecure and trustProxy decide the cookie's flags and the client's address, per request. */
+  cookieSecure: CookieSecureMode;
+  trustProxy: boolean;
+  logger: Logger;
+  /** clock gives the time in epoch milliseconds, read once per request. */
+  clock: () => number;
+}
+
+/**
+ * requestListener is the server's 'request' handler: it runs handle() and,
+ * should anything escape it, answers a bare 500 (the process never dies of
+ * a request).
+ */
+export function requestListener(options: PipelineOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    noteResponse(res);
+    handle(req, res, options).catch((error: unknown) => {
+      options.logger.error('unhandled error while answering a request', error);
+      if (!res.headersSent) res.writeHead(500, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end();
+    });
+  };
+}
+
+/**
+ * handle follows one request from the cookie to the file and back:
+ * security headers, route, origin check, session load, handler, and the one
+ * place errors become responses.
+ */
+async function handle(req: IncomingMessage, res: ServerResponse, options: PipelineOptions): Promise<void> {
+  const started = performance.now();
+  const { router, sessions, logger } = options;
+  const log = logger.begin();
+  const method = req.method ?? 'GET';
+  const target = parseTarget(req.url ?? '/');
+  if (logger.printsRequests) {
+    res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
+  }
+  setSecurityHeaders(res);
+
+  const now = options.clock();
+  const cookie = sessionCookieFor(req, options.cookieSecure, options.trustProxy);
+  const ctx: Context = {
+    req,
+    res,
+    method,
+    path: target?.path ?? '',
+    query: target?.query ?? new URLSearchParams(),
+    now,
+    address: clientAddress(req, options.trustProxy),
+    session: RequestSession.none(sessions, now, cookie, log.step),
+    user: null,
+    log,
+  };
+  try {
+    if (target === null) throw new HttpError(400, 'bad_target', 'The request target is not a path.');
+    const match = router.match(method, target.path);
+    if (match.kind === 'not-found') throw new HttpError(404, 'not_found', 'There is nothing at this address.');
+    if (match.kind === 'method-not-allowed') {
+      throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { headers: { Allow: match.allow } });
+    }
+    if (isCrossOriginRequest(req)) {
+      // CSRF: refused before the body is read or the session is touched.
+      log.step('origin', 'cross-origin request refused');
+      throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
+    }
+    if (match.handler.usesSession) {
+      ctx.session = await RequestSession.load(sessions, parseCookies(req.headers.cookie)[cookie.name], now, cookie, log.step);
+      ctx.user = await signedInUser(ctx, options.users);
+    }
+    await match.handler.handler(ctx);
+  } catch (error) {
+    sendError(ctx, error, logger);
+  }
+}
+
+/** signedInUser is the account of a signed-in session, or null; a session from before a password change is ended here. */
+async function signedInUser(ctx: Context, users: UserStore): Promise<UserRecord | null> {
+  const record = ctx.session.record;
+  if (record === null || record.user === null) return null;
+  const user = users.find(record.user);
+  if (user !== null && user.generation === record.generation) return user;
+  // The password changed since this session signed in (or the account is gone): O(1) revocation.
+  await ctx.session.destroy('its user changed password since it signed in');
+  return null;
+}
+
+/**
+ * sendError is the one place an error becomes a response: an HttpError
+ * answers with its own status, code and safe message; anything else is a
+ * plain 500 whose details go to the log only. An error after the answer
+ * has started can only cut the connection.
+ */
+function sendError(ctx: Context, error: unknown, logger: Logger): void {
+  if (ctx.res.headersSent) {
+    logger.error('error after the response had started', error);
+    ctx.res.destroy();
+    return;
+  }
+  const httpError = error instanceof HttpError ? error : new HttpError(500, 'internal', 'Something went wrong on our side.');
+  if (!(error instanceof HttpError)) logger.error(`${ctx.method} ${ctx.path} failed`, error);
+  if (httpError.status === 503) logger.error(`${ctx.method} ${ctx.path}: ${httpError.message}`, httpError.cause);
+  // An error must not leave a half-set cookie or the headers of the answer that failed.
+  for (const name of ctx.res.getHeaderNames()) if (!(name in lowerSecurityHeaders)) ctx.res.removeHeader(name);
+  if (ctx.path.startsWith('/api/') || wantsJson(ctx.req)) {
+    sendJson(ctx, httpError.status, { error: httpError.code, message: httpError.message }, httpError.headers);
+    return;
+  }
+  send(ctx, httpError.status, { 'Content-Type': 'text/plain; charset=utf-8', ...httpError.headers }, `${httpError.message}\n`);
+}
+
+const lowerSecurityHeaders = Object.fromEntries(Object.keys(SECURITY_HEADERS).map((name) => [name.toLowerCase(), true]));
