@@ -5,8 +5,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PasswordHasher } from './auth/passwords.ts';
+import { FileCounterStore } from './auth/counters.ts';
 import { LoginThrottle } from './auth/throttle.ts';
-import { DATA_DIR_MODE, UserStore } from './auth/users.ts';
+import { DATA_DIR_MODE, UserFileStore } from './auth/users.ts';
 import { ConfigError } from './config.ts';
 import type { Config } from './config.ts';
 import { declaresTooLargeBody } from './body.ts';
@@ -26,7 +27,8 @@ import { pageRoutes } from './routes/pages.ts';
 import { clientAddress, cookieSettings, parseTarget } from './request-info.ts';
 import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
-import { KeyedLock } from './sessions/lock.ts';
+import { FileLock } from './file-lock.ts';
+import { storageKey } from './sessions/session-id.ts';
 import { RequestSession } from './sessions/session.ts';
 import type { SessionDeps } from './sessions/session.ts';
 import { Sweeper } from './sessions/sweeper.ts';
@@ -90,12 +92,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     config,
     users: await openUsers(config.usersFile),
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
-    throttle: options.throttle ?? new LoginThrottle(),
+    // Counted in files beside USERS_FILE, so every process on the same files counts together.
+    throttle: options.throttle ?? new LoginThrottle({ counters: new FileCounterStore({ dir: throttleDirOf(config) }) }),
     pages: new Pages(publicDir),
   };
+  const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const sessionDeps: SessionDeps = {
     store,
-    lock: new KeyedLock(),
+    // Lock files are named like session files, by the ID's hash: the raw ID never reaches the disk.
+    lock: { run: (id, task) => sessionLocks.run(storageKey(id), task) },
     idleTimeoutMs: config.idleTimeoutMs,
     fileNameFor: (id) => store.fileNameFor(id),
   };
@@ -174,7 +179,7 @@ async function proveWritable(dir: string): Promise<void> {
  * accounts, or a place where it could never be written, stops start-up with
  * one line naming it.
  */
-async function openUsers(file: string): Promise<UserStore> {
+async function openUsers(file: string): Promise<UserFileStore> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
     await proveWritable(path.dirname(file));
@@ -182,10 +187,15 @@ async function openUsers(file: string): Promise<UserStore> {
     throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
   }
   try {
-    return await UserStore.open(file);
+    return await UserFileStore.open(file);
   } catch (error) {
     throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${errorCode(error) ?? 'not a Cloakroom users file'})`);
   }
+}
+
+/** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */
+export function throttleDirOf(config: Config): string {
+  return path.join(path.dirname(config.usersFile), 'throttle');
 }
 
 /** listenError names the setting behind a failed listen, so start-up stops with one line naming HOST or PORT. */
@@ -285,7 +295,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, pipeline: Pipel
 async function signedInUser(ctx: Context, services: Services) {
   const record = ctx.session.record;
   if (record === null || record.user === null) return null;
-  const user = services.users.find(record.user);
+  const user = await services.users.find(record.user);
   if (user !== null && user.generation === record.generation) return user;
   // The password changed since this session signed in (or the account is gone): O(1) revocation.
   await ctx.session.destroy('its user changed password since it signed in');

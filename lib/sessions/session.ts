@@ -1,6 +1,6 @@
 import { serializeCookie } from '../cookies.ts';
 import { HttpError } from '../http-error.ts';
-import type { KeyedLock } from './lock.ts';
+import type { Lock } from '../file-lock.ts';
 import { isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord } from './record.ts';
 import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
@@ -40,7 +40,8 @@ export type Narrator = (topic: string, text: string) => void;
 
 export interface SessionDeps {
   store: SessionStore;
-  lock: KeyedLock;
+  /** lock serialises the read-modify-write of one session ID, across every process that shares the store. */
+  lock: Lock;
   idleTimeoutMs: number;
   /** fileNameFor names where an ID's record lives, for the narration only. */
   fileNameFor: (id: string) => string;
