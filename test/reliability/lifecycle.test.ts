@@ -1,100 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { storageKey } from '../../lib/sessions/session-id.ts';
-import { Client, makeDirs, register, TEST_SCRYPT_COST } from '../helpers.ts';
+import { Client, makeDirs, register } from '../helpers.ts';
 import type { Dirs } from '../helpers.ts';
 import { answerOf, RawExchange } from './raw-http.ts';
+import { LISTENING, serverEnv, spawnServer, startServer } from '../support/server-process.ts';
 
-/** The repository root, where server.ts and node_modules/tsx live. */
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** SPEC.md: a stopped server exits within this long, in-flight requests answered. */
 const SHUTDOWN_DEADLINE_MS = 5_000;
 /** A server that has not started or failed in this long is stuck. */
 const START_DEADLINE_MS = 20_000;
 /** Start-up checks run a few at a time: each is a whole Node process. */
 const PARALLEL_STARTS = 3;
-const LISTENING = /Cloakroom listening on (http:\/\/\S+)/;
-
-/** serverEnv is a complete environment for server.ts: nothing leaks in from the test runner's own variables. */
-function serverEnv(dirs: Dirs, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.fromEntries(
-    // NODE_V8_COVERAGE lets c8 measure the child as well.
-    ['PATH', 'HOME', 'TMPDIR', 'NODE_V8_COVERAGE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
-  );
-  return {
-    ...inherited,
-    PORT: '0',
-    LOG: 'silent',
-    SESSIONS_DIR: dirs.sessionsDir,
-    USERS_FILE: dirs.usersFile,
-    SCRYPT_COST: String(TEST_SCRYPT_COST),
-    ...overrides,
-  };
-}
-
-interface Spawned {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** exited settles with the exit code and signal, or rejects when `deadlineMs` passes first (and kills the process). */
-  exited(deadlineMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** line waits for stdout to show `pattern`, and returns its match. */
-  line(pattern: RegExp): Promise<RegExpMatchArray>;
-}
-
-function spawnServer(t: TestContext, env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited: (deadlineMs) => {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          reject(new Error(`the server did not exit within ${deadlineMs} ms; stderr: ${stderr}`));
-        }, deadlineMs);
-      });
-      return Promise.race([exit, deadline]).finally(() => clearTimeout(timer));
-    },
-    line: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          const match = pattern.exec(stdout);
-          if (match === null) return;
-          child.stdout!.off('data', check);
-          resolve(match);
-        };
-        child.stdout!.on('data', check);
-        exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
-        check();
-      }),
-  };
-}
-
-/** startServer spawns server.ts over `dirs` and waits for its start-up line. */
-async function startServer(t: TestContext, dirs: Dirs): Promise<Spawned & { url: string }> {
-  const spawned = spawnServer(t, serverEnv(dirs));
-  const [, url] = await spawned.line(LISTENING);
-  return { ...spawned, url: url! };
-}
 
 /**
  * answersNewConnection tells whether a request on a new connection to `url`
@@ -145,6 +65,7 @@ const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => strin
   { variable: 'TRUST_PROXY', value: () => '1', why: 'not true or false' },
   { variable: 'SCRYPT_COST', value: () => '1000', why: 'not a power of two' },
   { variable: 'LOG', value: () => 'verbose', why: 'not a log mode' },
+  { variable: 'WORKERS', value: () => 'many', why: 'not a number of processes' },
 ];
 
 /** assertStopsNaming runs server.ts with `overrides` and checks it exits 1 with one stderr line naming `variable`. */
@@ -184,7 +105,7 @@ describe('shutdown and restart', () => {
   for (const stopSignal of ['SIGTERM', 'SIGINT'] as const) {
     it(`answers the request in flight at ${stopSignal}, writes its change, refuses new connections, and exits 0 within 5 s`, async (t) => {
       const dirs = await makeDirs(t);
-      const server = await startServer(t, dirs);
+      const server = await startServer(t, serverEnv(dirs));
       const browser = new Client(server.url);
       await register(browser, 'leaving');
 
@@ -232,14 +153,14 @@ describe('shutdown and restart', () => {
 
   it('keeps sessions across a restart: the old cookie still signs in, with its cart', async (t) => {
     const dirs = await makeDirs(t);
-    const first = await startServer(t, dirs);
+    const first = await startServer(t, serverEnv(dirs));
     const before = new Client(first.url);
     await register(before, 'returning');
     await before.json('POST', '/api/cart', { item: 'kept-over-restart' });
     first.child.kill('SIGINT');
     assert.deepEqual(await first.exited(SHUTDOWN_DEADLINE_MS), { code: 0, signal: null });
 
-    const second = await startServer(t, dirs);
+    const second = await startServer(t, serverEnv(dirs));
     const after = new Client(second.url);
     after.cookies.set('sid', before.sid!);
     const me = await after.get('/api/me');

@@ -1,0 +1,88 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { TEST_SCRYPT_COST } from '../helpers.ts';
+import type { Dirs } from '../helpers.ts';
+
+/** The repository root, where server.ts and node_modules/tsx live. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** LISTENING is the start-up line server.ts prints, with its URL. */
+export const LISTENING = /Cloakroom listening on (http:\/\/\S+)/;
+
+/** serverEnv is a complete environment for server.ts: nothing leaks in from the test runner's own variables. */
+export function serverEnv(dirs: Pick<Dirs, 'sessionsDir' | 'usersFile'>, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    // NODE_V8_COVERAGE lets c8 measure the child as well.
+    ['PATH', 'HOME', 'TMPDIR', 'NODE_V8_COVERAGE'].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
+  );
+  return {
+    ...inherited,
+    PORT: '0',
+    LOG: 'silent',
+    SESSIONS_DIR: dirs.sessionsDir,
+    USERS_FILE: dirs.usersFile,
+    SCRYPT_COST: String(TEST_SCRYPT_COST),
+    ...overrides,
+  };
+}
+
+/** Spawned is a server.ts process started by a test, killed after the test if it still runs. */
+export interface Spawned {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** exited settles with the exit code and signal, or rejects when `deadlineMs` passes first (and kills the process). */
+  exited(deadlineMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** line waits for stdout to show `pattern`, and returns its match. */
+  line(pattern: RegExp): Promise<RegExpMatchArray>;
+}
+
+/** spawnServer runs `node --import tsx server.ts` with `env`, as `npm start` does. */
+export function spawnServer(t: TestContext, env: NodeJS.ProcessEnv): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited: (deadlineMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`the server did not exit within ${deadlineMs} ms; stderr: ${stderr}`));
+        }, deadlineMs);
+      });
+      return Promise.race([exit, deadline]).finally(() => clearTimeout(timer));
+    },
+    line: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          const match = pattern.exec(stdout);
+          if (match === null) return;
+          child.stdout!.off('data', check);
+          resolve(match);
+        };
+        child.stdout!.on('data', check);
+        exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
+        check();
+      }),
+  };
+}
+
+/** startServer spawns server.ts with `env` and waits for its start-up line. */
+export async function startServer(t: TestContext, env: NodeJS.ProcessEnv): Promise<Spawned & { url: string }> {
+  const spawned = spawnServer(t, env);
+  const [, url] = await spawned.line(LISTENING);
+  return { ...spawned, url: url! };
+}
