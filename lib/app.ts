@@ -88,12 +88,13 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onCorrupt: (file, reason) => logger.warn(`session file ${file} is unreadable (${reason}): treated as no session`),
   });
   const publicDir = options.publicDir ?? PUBLIC_DIR;
+  const counters = new FileCounterStore({ dir: throttleDirOf(config) });
   const services: Services = {
     config,
     users: await openUsers(config.usersFile),
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
     // Counted in files beside USERS_FILE, so every process on the same files counts together.
-    throttle: options.throttle ?? new LoginThrottle({ counters: new FileCounterStore({ dir: throttleDirOf(config) }) }),
+    throttle: options.throttle ?? new LoginThrottle({ counters }),
     pages: new Pages(publicDir),
   };
   const sessionLocks = new FileLock({ dir: config.sessionsDir });
@@ -131,6 +132,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     fs: fsys,
     intervalMs: config.sweepIntervalMs,
     clock,
+    alsoSweep: [(now) => counters.sweep(now)],
     onSweep: (result, ms) => {
       if (result.expired + result.temps + result.failed > 0) {
         logger.info(`sweeper: ${result.expired} expired session file(s) and ${result.temps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`);

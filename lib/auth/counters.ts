@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, mkdir, opendir, readFile, unlink } from 'node:fs/promises';
 import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
 import { FileLock } from '../file-lock.ts';
 import type { Lock } from '../file-lock.ts';
@@ -102,7 +102,14 @@ export interface FileCounterStoreOptions {
   /** dir holds one small file per counted key; created 0700 if missing. */
   dir: string;
   lock?: Lock;
+  /** retainMs: sweep() deletes a key's file once it has not been hit for this long (default DEFAULT_RETAIN_MS). */
+  retainMs?: number;
 }
+
+/** DEFAULT_RETAIN_MS: the longest window any limit counts over (15 minutes); an older count can hold nothing back. */
+export const DEFAULT_RETAIN_MS = 15 * 60 * 1000;
+/** COUNTER_FILE_PATTERN matches the files of FileCounterStore: `<64 hex>.json`. */
+const COUNTER_FILE_PATTERN = /^[0-9a-f]{64}\.json$/;
 
 const COUNTER_FILE_MODE = 0o600;
 const COUNTER_DIR_MODE = 0o700;
@@ -117,11 +124,45 @@ const COUNTER_DIR_MODE = 0o700;
 export class FileCounterStore implements CounterStore {
   #dir: string;
   #lock: Lock;
+  #retainMs: number;
   #ready: Promise<unknown> | null = null;
 
   constructor(options: FileCounterStoreOptions) {
     this.#dir = options.dir;
     this.#lock = options.lock ?? new FileLock({ dir: options.dir });
+    this.#retainMs = options.retainMs ?? DEFAULT_RETAIN_MS;
+  }
+
+  /**
+   * sweep deletes the file of every key not hit within `retainMs` of `now`,
+   * so names tried once (a spray of guessed usernames) do not stay on disk.
+   * It returns how many it deleted. Each file is judged again under its
+   * lock, so a count made meanwhile is never swept away.
+   */
+  async sweep(now: number): Promise<number> {
+    let deleted = 0;
+    let dir;
+    try {
+      dir = await opendir(this.#dir);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return 0;
+      throw error;
+    }
+    for await (const entry of dir) {
+      const name = entry.name.slice(0, -'.json'.length);
+      if (!COUNTER_FILE_PATTERN.test(entry.name) || !(await this.#isIdle(name, now))) continue;
+      await this.#lock.run(name, async () => {
+        if (!(await this.#isIdle(name, now))) return;
+        await this.#write(name, []);
+        deleted += 1;
+      });
+    }
+    return deleted;
+  }
+
+  async #isIdle(name: string, now: number): Promise<boolean> {
+    const stats = await lstat(this.#pathOf(name)).catch(() => null);
+    return stats !== null && stats.isFile() && now - stats.mtimeMs >= this.#retainMs;
   }
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<number> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -168,5 +168,20 @@ describe('FileCounterStore', () => {
     await new FileCounterStore({ dir }).hit('account:alice', 5, FAILURE_WINDOW_MS, T0);
     const [name] = await readdir(dir);
     assert.match(name ?? '', /^[0-9a-f]{64}\.json$/);
+  });
+});
+
+describe('FileCounterStore.sweep', () => {
+  it('deletes the files of keys not hit within the window, and keeps the others', async () => {
+    const dir = await tempDir();
+    const store = new FileCounterStore({ dir, retainMs: FAILURE_WINDOW_MS });
+    await store.hit('account:once', 5, FAILURE_WINDOW_MS, T0);
+    const [oldFile] = await readdir(dir);
+    await utimes(path.join(dir, oldFile!), new Date(T0), new Date(T0));
+    await store.hit('account:recent', 5, FAILURE_WINDOW_MS, T0 + FAILURE_WINDOW_MS);
+    assert.equal(await store.sweep(T0 + FAILURE_WINDOW_MS + SECOND), 1);
+    assert.deepEqual((await readdir(dir)).includes(oldFile!), false);
+    assert.equal((await readdir(dir)).length, 1);
+    assert.equal(await new FileCounterStore({ dir: path.join(dir, 'missing') }).sweep(T0), 0);
   });
 });
