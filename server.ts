@@ -1,13 +1,19 @@
 import { startApp } from './lib/app.ts';
+import { isPrimaryOfWorkers, runPrimary, tellPrimary } from './lib/cluster.ts';
 import { ConfigError, loadConfig } from './lib/config.ts';
 
 /**
- * The entry point: read the configuration, start the app, print where it
- * listens, and stop cleanly on SIGINT (Ctrl-C) or SIGTERM. Everything else
- * lives in lib/.
+ * The entry point: read the configuration, start the app (or, with WORKERS
+ * above 1, the workers that each run it), print where it listens, and stop
+ * cleanly on SIGINT (Ctrl-C) or SIGTERM. Everything else lives in lib/.
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  if (isPrimaryOfWorkers(config)) {
+    const url = await runPrimary(config, { out: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(`Cloakroom listening on ${url} (${config.workers} worker processes)\n`);
+    return;
+  }
   const app = await startApp(config);
 
   let stopping = false;
@@ -26,7 +32,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   // Printed only once the signal handlers are in place: whoever waits for this line may stop us at once.
-  process.stdout.write(`Cloakroom listening on ${app.url}\n`);
+  tellPrimary(app.url);
+  if (config.workers === 1) process.stdout.write(`Cloakroom listening on ${app.url}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -4,8 +4,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PasswordHasher } from './auth/passwords.ts';
+import { FileCounterStore } from './auth/counters.ts';
 import { LoginThrottle } from './auth/throttle.ts';
-import { DATA_DIR_MODE, UserStore, UsersFileError } from './auth/users.ts';
+import { DATA_DIR_MODE, UserFileStore, UsersFileError } from './auth/users.ts';
 import { declaresTooLargeBody } from './body.ts';
 import { answerClientError } from './client-errors.ts';
 import { ConfigError } from './config.ts';
@@ -22,7 +23,8 @@ import { authRoutes } from './routes/auth.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
-import { KeyedLock } from './sessions/lock.ts';
+import { FileLock } from './file-lock.ts';
+import { storageKey } from './sessions/session-id.ts';
 import { Sweeper } from './sessions/sweeper.ts';
 import { loadStaticFiles, PUBLIC_DIR, serveStatic } from './static-files.ts';
 import type { StaticFile } from './static-files.ts';
@@ -76,18 +78,22 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onCorrupt: (file, reason) => logger.warn(`session file ${file} is unreadable (${reason}): treated as no session`),
   });
   const publicDir = options.publicDir ?? PUBLIC_DIR;
+  const counters = new FileCounterStore({ dir: throttleDirOf(config) });
   const services: Services = {
     config,
     users: await openUsers(config.usersFile),
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
-    throttle: options.throttle ?? new LoginThrottle(),
+    // Counted in files beside USERS_FILE, so every process on the same files counts together.
+    throttle: options.throttle ?? new LoginThrottle({ counters }),
     pages: new Pages(publicDir),
   };
+  const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const onRequest = requestListener({
     router: buildRouter(services, loadStaticFiles(publicDir)),
     sessions: {
       store,
-      lock: new KeyedLock(),
+      // Lock files are named like session files, by the ID's hash: the raw ID never reaches the disk.
+      lock: { run: (id, task) => sessionLocks.run(storageKey(id), task) },
       idleTimeoutMs: config.idleTimeoutMs,
       fileNameFor: (id) => store.fileNameFor(id),
       dirLabel: path.basename(config.sessionsDir),
@@ -117,6 +123,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     fs: fsys,
     intervalMs: config.sweepIntervalMs,
     clock,
+    alsoSweep: [(now) => counters.sweep(now)],
     onSweep: (result, ms) => {
       if (result.expired + result.staleTemps + result.failed > 0) {
         logger.info(`sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`);
@@ -165,7 +172,7 @@ async function proveWritable(dir: string): Promise<void> {
  * accounts, or a place where it could never be written, stops start-up with
  * one line naming it.
  */
-async function openUsers(file: string): Promise<UserStore> {
+async function openUsers(file: string): Promise<UserFileStore> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
     await proveWritable(path.dirname(file));
@@ -173,11 +180,16 @@ async function openUsers(file: string): Promise<UserStore> {
     throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
   }
   try {
-    return await UserStore.open(file);
+    return await UserFileStore.open(file);
   } catch (error) {
     const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
     throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
   }
+}
+
+/** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */
+export function throttleDirOf(config: Config): string {
+  return path.join(path.dirname(config.usersFile), 'throttle');
 }
 
 /** listenError names the setting behind a failed listen, so start-up stops with one line naming HOST or PORT. */

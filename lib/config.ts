@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 
 /** LogMode picks how much the server narrates: see lib/log.ts. */
@@ -22,6 +23,8 @@ export interface Config {
   trustProxy: boolean;
   scryptCost: number;
   log: LogMode;
+  /** workers: how many processes serve the port (1: this process serves alone; see lib/cluster.ts). */
+  workers: number;
 }
 
 /** ConfigError names the variable that is wrong; server.ts prints it and exits 1. */
@@ -59,6 +62,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     trustProxy: oneOf(env, 'TRUST_PROXY', 'false', ['true', 'false'] as const) === 'true',
     scryptCost: scryptCost(env),
     log: oneOf(env, 'LOG', 'explain', ['explain', 'requests', 'silent'] as const),
+    workers: workers(env),
   };
 }
 
@@ -99,6 +103,19 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
   }
   return value as T;
+}
+
+/** MAX_WORKERS: more processes than this would only take turns on the cores. */
+const MAX_WORKERS = 64;
+
+/** workers reads WORKERS: a whole number from 1, or `auto` for one per core. */
+function workers(env: Env): number {
+  const value = raw(env, 'WORKERS');
+  if (value === 'auto') return availableParallelism();
+  if (value !== undefined && !/^\d+$/.test(value)) {
+    throw new ConfigError('WORKERS', `must be a whole number from 1 to ${MAX_WORKERS}, or auto, got "${value}"`);
+  }
+  return integerIn(env, 'WORKERS', 1, 1, MAX_WORKERS);
 }
 
 function scryptCost(env: Env): number {

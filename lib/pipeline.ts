@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { UserRecord, UserStore } from './auth/users.ts';
+import type { AccountStore, UserRecord } from './auth/users.ts';
 import { noteResponse } from './client-errors.ts';
 import type { CookieSecureMode } from './config.ts';
 import { send, sendJson, wantsJson } from './context.ts';
@@ -28,7 +28,7 @@ export interface PipelineOptions {
   router: Router<Endpoint>;
   sessions: SessionDeps;
   /** users are read to check that a signed-in session's account still stands. */
-  users: UserStore;
+  users: AccountStore;
   /** cookieSecure and trustProxy decide the cookie's flags and the client's address, per request. */
   cookieSecure: CookieSecureMode;
   trustProxy: boolean;
@@ -106,10 +106,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
 }
 
 /** signedInUser is the account of a signed-in session, or null; a session from before a password change is ended here. */
-async function signedInUser(ctx: Context, users: UserStore): Promise<UserRecord | null> {
+async function signedInUser(ctx: Context, users: AccountStore): Promise<UserRecord | null> {
   const record = ctx.session.record;
   if (record === null || record.user === null) return null;
-  const user = users.find(record.user);
+  const user = await users.find(record.user);
   if (user !== null && user.generation === record.generation) return user;
   // The password changed since this session signed in (or the account is gone): O(1) revocation.
   await ctx.session.destroy('its user changed password since it signed in');

@@ -1,13 +1,13 @@
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { LoginThrottle } from './auth/throttle.ts';
-import type { UserStore } from './auth/users.ts';
+import type { AccountStore } from './auth/users.ts';
 import type { Config } from './config.ts';
 import type { Pages } from './pages.ts';
 
 /** Services are the long-lived parts the routes share, made once by lib/app.ts. */
 export interface Services {
   config: Config;
-  users: UserStore;
+  users: AccountStore;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   pages: Pages;

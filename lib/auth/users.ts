@@ -1,6 +1,10 @@
+import type { Stats } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
+import { FileLock } from '../file-lock.ts';
+import type { Lock } from '../file-lock.ts';
 import { DISPLAY_NAME_MAX, isValidText, isValidUsername } from '../validation.ts';
 import { isPasswordHash } from './passwords.ts';
 import type { PasswordHash } from './passwords.ts';
@@ -13,6 +17,33 @@ export interface UserRecord {
   /** generation goes up with every password change; sessions signed in under an older one are over. */
   generation: number;
   password: PasswordHash;
+}
+
+/**
+ * AccountStore keeps the accounts. Usernames are unique regardless of case
+ * ("Alice" and "alice" are the same account), so no one can register a
+ * look-alike of an existing name. Every process that shares the store sees
+ * a change made by any other at its next call.
+ */
+export interface AccountStore {
+  /** find returns the account named `username` (any case), or null. It throws only when storage fails. */
+  find(username: string): Promise<UserRecord | null>;
+
+  /**
+   * add stores a new account and returns true, or stores nothing and returns
+   * false when the name is taken, by this process or any other: of two
+   * registrations of one name at the same moment, exactly one wins.
+   */
+  add(user: UserRecord): Promise<boolean>;
+
+  /**
+   * update applies `change` to the account as it is stored now, never to a
+   * copy read earlier, and saves the result, so a change made meanwhile by
+   * another request or process is kept. It returns the saved account, or
+   * null (changing nothing) when there is no such account. When `change`
+   * throws, nothing is saved and the error is passed on.
+   */
+  update(username: string, change: (current: UserRecord) => UserRecord): Promise<UserRecord | null>;
 }
 
 interface UsersFile {
@@ -32,88 +63,135 @@ const USERS_FILE_MODE = 0o600;
 /** DATA_DIR_MODE: the directory of USERS_FILE, when Cloakroom creates it, is private to the server (0700). */
 export const DATA_DIR_MODE = 0o700;
 
+/** The version of the users file that a map of accounts was read from. */
+interface Loaded {
+  users: Map<string, UserRecord>;
+  /** identity of the file that was read (null: there was no file); the same stat-validated idea as the session store's cache. */
+  identity: string | null;
+}
+
 /**
- * UserStore holds the accounts in memory and writes the whole USERS_FILE
- * atomically after each change, one write at a time. Usernames are unique
- * regardless of case ("Alice" and "alice" are the same account), so no one
- * can register a look-alike of an existing name.
+ * UserFileStore keeps every account in one JSON file, USERS_FILE, shared by
+ * every process that is given the same path.
  *
- * USERS_FILE belongs to this process: it is read once at open(), not
- * watched for changes by other processes.
+ * Reading: each find() first stats the file (one system call, answered from
+ * the kernel's inode cache) and reads it again only when its inode, size or
+ * times changed, so an account registered or changed by another process is
+ * seen at the very next request.
+ *
+ * Writing: each change takes the file's lock (a FileLock beside the file,
+ * which other processes respect too), reads the file as it is on disk now,
+ * applies the change and writes the whole file atomically. A process never
+ * writes back a copy of the accounts it has not re-read, so no account made
+ * by another process is ever lost.
  */
-export class UserStore {
+export class UserFileStore implements AccountStore {
   #file: string;
   #fs: FileSystem;
-  #users: Map<string, UserRecord>;
-  #writes: Promise<void> = Promise.resolve();
+  #lock: Lock;
+  #lockKey: string;
+  #loaded: Loaded;
 
-  private constructor(file: string, fsys: FileSystem, users: Map<string, UserRecord>) {
+  private constructor(file: string, fsys: FileSystem, lock: Lock, loaded: Loaded) {
     this.#file = file;
     this.#fs = fsys;
-    this.#users = users;
+    this.#lock = lock;
+    this.#lockKey = lockKeyOf(file);
+    this.#loaded = loaded;
   }
 
   /**
    * open loads `file`; a missing file is an empty store (it is created on
-   * first registration). A file that is not valid accounts throws
-   * UsersFileError (see parseUsersFile); any other read error is passed on.
+   * first registration). A file that is not a users file throws, so a
+   * mistyped USERS_FILE stops start-up instead of being overwritten.
    */
-  static async open(file: string, fsys: FileSystem = nodeFileSystem): Promise<UserStore> {
-    let text: string;
-    try {
-      text = await fsys.readFile(file, 'utf8');
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return new UserStore(file, fsys, new Map());
-      throw error;
-    }
-    const users = new Map<string, UserRecord>();
-    for (const user of parseUsersFile(text)) users.set(keyOf(user.username), user);
-    return new UserStore(file, fsys, users);
+  static async open(file: string, fsys: FileSystem = nodeFileSystem, lock?: Lock): Promise<UserFileStore> {
+    const loaded = readUsers(file, fsys);
+    return new UserFileStore(file, fsys, lock ?? new FileLock({ dir: path.dirname(file) }), loaded);
   }
 
-  /** find returns the account named `username` (any case), or null. */
-  find(username: string): UserRecord | null {
-    return this.#users.get(keyOf(username)) ?? null;
+  async find(username: string): Promise<UserRecord | null> {
+    return this.#current().users.get(keyOf(username)) ?? null;
   }
 
-  /** add stores a new account and returns true, or returns false (storing nothing) when the name is taken. */
   async add(user: UserRecord): Promise<boolean> {
     const key = keyOf(user.username);
-    if (this.#users.has(key)) return false;
-    this.#users.set(key, user);
-    await this.#save().catch((error: unknown) => {
-      // Not on disk, so not an account: give the name back and report the failure.
-      if (this.#users.get(key) === user) this.#users.delete(key);
-      throw error;
+    return this.#change((users) => {
+      if (users.has(key)) return false;
+      users.set(key, user);
+      return true;
     });
-    return true;
   }
 
-  /** replace swaps in a changed copy of an existing account and saves it. */
-  async replace(user: UserRecord): Promise<void> {
-    const key = keyOf(user.username);
-    const previous = this.#users.get(key);
-    this.#users.set(key, user);
-    await this.#save().catch((error: unknown) => {
-      // The change never reached the disk: memory goes back to what the disk holds.
-      if (previous !== undefined && this.#users.get(key) === user) this.#users.set(key, previous);
-      throw error;
+  async update(username: string, change: (current: UserRecord) => UserRecord): Promise<UserRecord | null> {
+    const key = keyOf(username);
+    return this.#change((users) => {
+      const current = users.get(key);
+      if (current === undefined) return null;
+      const changed = change(current);
+      users.set(key, changed);
+      return changed;
     });
+  }
+
+  /** #current is the accounts as the file holds them now: re-read only when the file changed. */
+  #current(): Loaded {
+    if (identityOf(this.#statOrNull()) !== this.#loaded.identity) this.#loaded = readUsers(this.#file, this.#fs);
+    return this.#loaded;
   }
 
   /**
-   * #save queues a write of the whole file. Each write snapshots the map when
-   * it starts, so the last write always holds every change before it.
+   * #change runs `apply` on a fresh copy of the accounts under the file's
+   * lock and writes the file when `apply` changed it (it answers false or
+   * null when it did not). Memory takes the new accounts only once they are
+   * on disk: a failed write changes nothing.
    */
-  #save(): Promise<void> {
-    const write = this.#writes.then(async () => {
-      const contents: UsersFile = { version: 1, users: [...this.#users.values()] };
-      await this.#fs.mkdir(path.dirname(this.#file), { recursive: true, mode: DATA_DIR_MODE });
+  async #change<T>(apply: (users: Map<string, UserRecord>) => T): Promise<T> {
+    // The lock file lives beside the users file, so their directory must exist first.
+    await this.#fs.mkdir(path.dirname(this.#file), { recursive: true, mode: DATA_DIR_MODE });
+    return this.#lock.run(this.#lockKey, async () => {
+      const users = new Map(this.#current().users);
+      const result = apply(users);
+      if (result === false || result === null) return result;
+      const contents: UsersFile = { version: 1, users: [...users.values()] };
       await writeFileAtomic(this.#fs, this.#file, `${JSON.stringify(contents, null, 2)}\n`, USERS_FILE_MODE);
+      // Under the lock no other process can replace the file, so this stat is of the file just written.
+      this.#loaded = { users, identity: identityOf(this.#statOrNull()) };
+      return result;
     });
-    this.#writes = write.catch(() => undefined);
-    return write;
   }
+
+  #statOrNull(): Stats | null {
+    return this.#fs.statSync(this.#file, { throwIfNoEntry: false }) ?? null;
+  }
+}
+
+/**
+ * readUsers reads the users file as it is now: a missing file is no
+ * accounts (before the first registration, or after a reset); a file that
+ * is not valid accounts throws UsersFileError (see parseUsersFile).
+ */
+function readUsers(file: string, fsys: FileSystem): Loaded {
+  const stats = fsys.statSync(file, { throwIfNoEntry: false }) ?? null;
+  if (stats === null) return { users: new Map(), identity: null };
+  let text: string;
+  try {
+    // Synchronous like the stat: it runs only when the file changed, and a users file is small.
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return { users: new Map(), identity: null };
+    throw error;
+  }
+  return { users: new Map(parseUsersFile(text).map((user) => [keyOf(user.username), user])), identity: identityOf(stats) };
+}
+
+function identityOf(stats: Stats | null): string | null {
+  return stats === null ? null : `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+}
+
+/** lockKeyOf names the users file's lock after the file: `users.json` → `users-json.lock`, beside it. */
+function lockKeyOf(file: string): string {
+  return path.basename(file).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'users';
 }
 
 function keyOf(username: string): string {

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { UserRecord, UserStore } from '../auth/users.ts';
+import type { AccountStore, UserRecord } from '../auth/users.ts';
 import { readBody } from '../body.ts';
 import { sendJson } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
@@ -27,8 +27,7 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     const { fields } = await readBody(ctx.req);
     // Stored with the user, not the session: it follows the account into every session.
     const displayName = requireText(fields, 'displayName', 1, DISPLAY_NAME_MAX);
-    const updated = { ...stillCurrent(users, user), displayName };
-    await users.replace(updated);
+    const updated = await stillCurrent(users, user, (current) => ({ ...current, displayName }));
     ctx.log.step('user', `display name changed in ${path.basename(config.usersFile)} (not in the session)`);
     sendJson(ctx, 200, publicUser(updated));
   };
@@ -40,22 +39,19 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     if (typeof currentPassword !== 'string') throw new HttpError(400, 'invalid_currentPassword', 'currentPassword is required.');
     if (!isValidPassword(newPassword)) throw new HttpError(400, 'invalid_newPassword', 'newPassword must be 8 to 1024 characters.');
     // The current password is a password guess like any other: throttled the same way as login.
-    const retryAfterMs = throttle.retryAfterMs(user.username, ctx.address, ctx.now);
+    const retryAfterMs = await throttle.attempt(user.username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       throw new HttpError(429, 'throttled', 'Too many wrong passwords. Try again later.', {
         headers: { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) },
       });
     }
-    throttle.recordFailure(user.username, ctx.address, ctx.now);
     if (!(await hasher.verify(currentPassword, user.password))) {
       throw new HttpError(403, 'wrong_password', 'The current password is not correct.');
     }
-    throttle.recordSuccess(user.username, ctx.address, ctx.now);
+    await throttle.succeeded(user.username, ctx.address, ctx.now);
     // A new generation ends every other session of this user at their next request, in O(1).
     const hash = await hasher.hash(newPassword);
-    const current = stillCurrent(users, user);
-    const updated = { ...current, generation: current.generation + 1, password: hash };
-    await users.replace(updated);
+    const updated = await stillCurrent(users, user, (current) => ({ ...current, generation: current.generation + 1, password: hash }));
     ctx.user = updated;
     await ctx.session.renew(updated.generation, 'password change');
     sendJson(ctx, 200, { username: updated.username });
@@ -113,16 +109,24 @@ function requireUser(ctx: Context): UserRecord {
 }
 
 /**
- * stillCurrent re-reads the signed-in account after a slow step (a trickled
- * body, a hash). Writing back the copy taken when the request began would
- * undo a password change made meanwhile: the old password would work again
- * and the sessions the change ended (a thief's among them) would come back.
- * A new generation means this session ended while it waited: 401.
+ * stillCurrent applies `change` to the signed-in account as stored now, after
+ * a slow step (a trickled body, a hash), and saves it. Writing back the copy
+ * taken when the request began would undo a password change made meanwhile,
+ * here or in another process: the old password would work again and the
+ * sessions the change ended (a thief's among them) would come back. A new
+ * generation means this session ended while it waited: 401, nothing saved.
  */
-function stillCurrent(users: UserStore, user: UserRecord): UserRecord {
-  const current = users.find(user.username);
-  if (current === null || current.generation !== user.generation) throw new HttpError(401, 'not_signed_in', 'Sign in first.');
-  return current;
+async function stillCurrent(users: AccountStore, user: UserRecord, change: (current: UserRecord) => UserRecord): Promise<UserRecord> {
+  const updated = await users.update(user.username, (current) => {
+    if (current.generation !== user.generation) throw notSignedIn();
+    return change(current);
+  });
+  if (updated === null) throw notSignedIn();
+  return updated;
+}
+
+function notSignedIn(): HttpError {
+  return new HttpError(401, 'not_signed_in', 'Sign in first.');
 }
 
 function publicUser(user: UserRecord): { username: string; displayName: string; createdAt: string } {

@@ -28,7 +28,7 @@ export function authRoutes(services: Services): Route<Handler>[] {
     const { username, password } = fields;
     if (!isValidUsername(username)) return fail('username');
     if (!isValidPassword(password)) return fail('password');
-    if (users.find(username) !== null) return fail('taken', 409);
+    if ((await users.find(username)) !== null) return fail('taken', 409);
     const hash = await hashOrAnswerBusy(ctx, kind, 'register', services, () => hasher.hash(password));
     if (hash === null) return;
     const user: UserRecord = { username, displayName: username, createdAt: new Date(ctx.now).toISOString(), generation: 0, password: hash };
@@ -47,16 +47,15 @@ export function authRoutes(services: Services): Route<Handler>[] {
       if (kind === 'json') throw new HttpError(400, 'malformed', 'Send a username and a password.');
       return redirect(ctx, loginPage('invalid', next));
     }
-    const retryAfterMs = throttle.retryAfterMs(username, ctx.address, ctx.now);
+    // Counted as a failure before hashing, so parallel guesses cannot all slip in under the limit.
+    const retryAfterMs = await throttle.attempt(username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
       const headers = { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) };
       if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
       return sendHtml(ctx, 429, pages.render('login', { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'throttled', next: fields.next === undefined ? '' : next }), headers);
     }
-    // Counted before hashing, so parallel guesses cannot all slip in under the limit.
-    throttle.recordFailure(username, ctx.address, ctx.now);
-    const user = users.find(username);
+    const user = await users.find(username);
     const ok = await hashOrAnswerBusy(ctx, kind, 'login', services, () => hasher.verify(password, user?.password ?? null));
     if (ok === null) return;
     if (!ok || user === null) {
@@ -65,7 +64,7 @@ export function authRoutes(services: Services): Route<Handler>[] {
       if (kind === 'json') return sendJson(ctx, 401, { error: 'invalid_credentials' });
       return redirect(ctx, loginPage('invalid', fields.next === undefined ? null : next));
     }
-    throttle.recordSuccess(username, ctx.address, ctx.now);
+    await throttle.succeeded(username, ctx.address, ctx.now);
     ctx.log.step('password', 'scrypt hash matches');
     const current = await upgradeHash(services, user, password);
     await ctx.session.signIn(current.username, current.generation);
@@ -94,11 +93,11 @@ async function upgradeHash(services: Services, user: UserRecord, password: strin
   // stale copy back would restore the old password and revive the sessions the
   // change ended, so keep the change; this sign-in keeps its stale generation
   // and so ends at its next request.
-  const current = services.users.find(user.username);
-  if (current === null || current.generation !== user.generation || current.password.hash !== user.password.hash) return user;
-  const upgraded = { ...current, password: hash };
-  await services.users.replace(upgraded);
-  return upgraded;
+  const upgraded = await services.users.update(user.username, (current) => {
+    const changedMeanwhile = current.generation !== user.generation || current.password.hash !== user.password.hash;
+    return changedMeanwhile ? current : { ...current, password: hash };
+  });
+  return upgraded !== null && upgraded.password === hash ? upgraded : user;
 }
 
 /**

@@ -5,8 +5,8 @@
  * parallel requests lose no update and a slow request blocks nobody (unlike
  * PHP's files handler, which locks the session for the whole request).
  *
- * It is in-process: two Cloakroom processes sharing one sessions directory
- * are not serialised against each other.
+ * It is in-process; FileLock (lib/file-lock.ts) queues a process's tasks in
+ * one of these, then serialises processes with a lock file.
  */
 export class KeyedLock {
   #tails = new Map<string, Promise<unknown>>();

@@ -1,5 +1,5 @@
 import { HttpError } from '../http-error.ts';
-import type { KeyedLock } from './lock.ts';
+import type { Lock } from '../file-lock.ts';
 import { isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord } from './record.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
@@ -34,7 +34,8 @@ export type Narrator = (topic: string, text: string) => void;
 
 export interface SessionDeps {
   store: SessionStore;
-  lock: KeyedLock;
+  /** lock serialises the read-modify-write of one session ID, across every process that shares the store. */
+  lock: Lock;
   idleTimeoutMs: number;
   /** fileNameFor names the file an ID's record lives in, inside the sessions directory: for what the app shows, never to open it. */
   fileNameFor: (id: string) => string;

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { errorCode, nodeFileSystem } from '../file-system.ts';
+import { isLockFileStale } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
 import { isExpired, parseRecord } from './record.ts';
@@ -19,13 +20,17 @@ const DIR_BUFFER_SIZE = 256;
  * sweeper for good (it reads as empty, so unreadable).
  */
 const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/** SESSION_LOCK_PATTERN matches the lock of one session (lib/file-lock.ts): `<64 hex>.lock`. */
+const SESSION_LOCK_PATTERN = /^[0-9a-f]{64}\.lock$/;
+/** LOCK_TEMP_PATTERN matches the holder file written before a lock is taken: `.<64 hex>.lock.<12 hex>.tmp`. */
+const LOCK_TEMP_PATTERN = /^\.[0-9a-f]{64}\.lock\.[0-9a-f]{12}\.tmp$/;
 
 export interface SweepResult {
   /** Entries of our own name patterns that were looked at. */
   scanned: number;
   /** Expired, corrupt session files deleted. */
   expired: number;
-  /** Temporary files left by a write that died (a crash), deleted. */
+  /** Leftovers of a crash, deleted: temporary files, and session locks whose holder died. */
   staleTemps: number;
   /** Files that could not be examined or deleted (already gone, permission); the next sweep tries again. */
   failed: number;
@@ -41,8 +46,12 @@ export interface SweepOptions {
 
 /**
  * sweep deletes, in `dir`, every session file that is expired at `now`, or
- * is unreadable as a record and older than the absolute timeout, and every
- * temporary file older than STALE_TEMP_MS.
+ * is unreadable as a record and older than the absolute timeout, every
+ * temporary file older than STALE_TEMP_MS, and every session lock whose
+ * lease ran out long ago (its holder died holding it).
+ *
+ * Several sweepers may run at once (one per process on a shared
+ * directory): a file another sweeper deleted first is simply skipped.
  *
  * It touches only names of its own patterns, checks each with lstat (so a
  * symbolic link, a directory or a FIFO planted there is never followed or
@@ -67,7 +76,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const inFlight = new Set<Promise<void>>();
   const dir = await fsys.opendir(options.dir, { bufferSize: DIR_BUFFER_SIZE });
   for await (const entry of dir) {
-    if (!SESSION_FILE_PATTERN.test(entry.name) && !TEMP_FILE_PATTERN.test(entry.name)) continue;
+    if (!isOurs(entry.name)) continue;
     const task = examine(entry.name).finally(() => inFlight.delete(task));
     inFlight.add(task);
     if (inFlight.size >= (options.concurrency ?? SWEEP_CONCURRENCY)) await Promise.race(inFlight);
@@ -82,7 +91,11 @@ type Verdict = 'keep' | 'expired' | 'staleTemps';
 async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<Verdict> {
   const stats = await fsys.lstat(file);
   if (!stats.isFile()) return 'keep';
-  if (TEMP_FILE_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'staleTemps' : 'keep';
+  if (TEMP_FILE_PATTERN.test(name) || LOCK_TEMP_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'staleTemps' : 'keep';
+  if (SESSION_LOCK_PATTERN.test(name)) {
+    const text = stats.size <= MAX_SESSION_FILE_BYTES ? await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW }) : '';
+    return isLockFileStale(text, stats.mtimeMs, options.now) ? 'staleTemps' : 'keep';
+  }
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
   if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'keep';
   // Unreadable as a session: keep it for a while for whoever wants to look,
@@ -90,10 +103,16 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
   return options.now - stats.mtimeMs >= options.timeouts.absoluteMs ? 'expired' : 'keep';
 }
 
+function isOurs(name: string): boolean {
+  return SESSION_FILE_PATTERN.test(name) || TEMP_FILE_PATTERN.test(name) || SESSION_LOCK_PATTERN.test(name) || LOCK_TEMP_PATTERN.test(name);
+}
+
 export interface SweeperOptions extends Omit<SweepOptions, 'now'> {
   intervalMs: number;
   clock?: () => number;
   onSweep?: (result: SweepResult, durationMs: number) => void;
+  /** alsoSweep runs after each sweep of the sessions, with the same `now`: other stores' clean-ups (the sign-in counters). */
+  alsoSweep?: ReadonlyArray<(now: number) => Promise<unknown>>;
   onError?: (error: unknown) => void;
 }
 
@@ -136,6 +155,10 @@ export class Sweeper {
     clearTimeout(this.#timer);
     const started = this.#clock();
     this.#running = sweep({ ...this.#options, now: started })
+      .then(async (result) => {
+        await Promise.all((this.#options.alsoSweep ?? []).map((also) => also(started)));
+        return result;
+      })
       .then((result) => this.#options.onSweep?.(result, this.#clock() - started))
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => {

@@ -64,6 +64,7 @@ const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => strin
   { variable: 'TRUST_PROXY', value: () => '1', why: 'not true or false' },
   { variable: 'SCRYPT_COST', value: () => '1000', why: 'not a power of two' },
   { variable: 'LOG', value: () => 'verbose', why: 'not a log mode' },
+  { variable: 'WORKERS', value: () => 'many', why: 'not a number of processes' },
 ];
 
 /** assertStopsNaming runs server.ts with `overrides` and checks it exits 1 with one stderr line naming `variable`. */

@@ -42,6 +42,7 @@ export function testConfig(dirs: Dirs, overrides: Partial<Config> = {}): Config 
     trustProxy: false,
     scryptCost: TEST_SCRYPT_COST,
     log: 'silent',
+    workers: 1,
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { availableParallelism } from 'node:os';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import type { Config } from '../../lib/config.ts';
@@ -45,6 +46,7 @@ describe('loadConfig', () => {
       trustProxy: false,
       scryptCost: 131072,
       log: 'explain',
+      workers: 1,
     });
   });
 
@@ -87,6 +89,9 @@ describe('loadConfig', () => {
       { variable: 'LOG', value: 'requests', field: 'log', expected: 'requests' },
       { variable: 'LOG', value: 'silent', field: 'log', expected: 'silent' },
       { variable: 'LOG', value: 'explain', field: 'log', expected: 'explain' },
+      { variable: 'WORKERS', value: '1', field: 'workers', expected: 1 },
+      { variable: 'WORKERS', value: '4', field: 'workers', expected: 4 },
+      { variable: 'WORKERS', value: 'auto', field: 'workers', expected: availableParallelism() },
     ];
     for (const c of cases) {
       it(`reads ${c.variable}=${c.value} as ${c.field} ${JSON.stringify(c.expected)}`, () => {
@@ -125,6 +130,12 @@ describe('loadConfig', () => {
       { variable: 'SCRYPT_COST', value: '2097152' },
       { variable: 'SCRYPT_COST', value: 'lots' },
       { variable: 'LOG', value: 'verbose' },
+      { variable: 'WORKERS', value: '0' },
+      { variable: 'WORKERS', value: '-2' },
+      { variable: 'WORKERS', value: '1.5' },
+      { variable: 'WORKERS', value: 'many' },
+      { variable: 'WORKERS', value: 'AUTO' },
+      { variable: 'WORKERS', value: '65' },
     ];
     for (const c of cases) it(`refuses ${c.variable}=${JSON.stringify(c.value)}`, () => assertRefused(c));
   });

@@ -291,3 +291,30 @@ describe('Sweeper', () => {
     assert.deepEqual(reports, [[{ scanned: 1, expired: 1, staleTemps: 0, failed: 0 }, 5]]);
   });
 });
+
+describe('sweep, with several processes on one directory', () => {
+  it('deletes the lock of a session whose holder died long ago, and keeps a live one and a fresh holder file', async (t) => {
+    const dir = await sessionsDir(t);
+    const now = Date.now();
+    const lockOf = (): string => `${storageKey(newSessionId())}.lock`;
+    const holder = (expiresAt: number): string => JSON.stringify({ pid: 1, host: 'h', token: 't', expiresAt });
+    const live = await writeAged(dir, lockOf(), holder(now + 5000), now);
+    await writeAged(dir, lockOf(), holder(now - 10 * MINUTE), now - 10 * MINUTE);
+    const freshTemp = await writeAged(dir, `.${storageKey(newSessionId())}.lock.0123456789ab.tmp`, holder(now + 5000), now);
+    await writeAged(dir, `.${storageKey(newSessionId())}.lock.0123456789ab.tmp`, holder(now), now - STALE_TEMP_MS);
+    const result = await sweep({ dir, now, timeouts });
+    assert.deepEqual((await readdir(dir)).sort(), [live, freshTemp].sort());
+    assert.deepEqual(result, { scanned: 4, expired: 0, staleTemps: 2, failed: 0 });
+  });
+
+  it('lets two sweepers run at once: each expired file is deleted once, and none counts as a failure', async (t) => {
+    const dir = await sessionsDir(t);
+    const now = Date.now();
+    const live = await writeSession(dir, now - MINUTE);
+    for (let i = 0; i < 200; i++) await writeSession(dir, now - 31 * MINUTE);
+    const results = await Promise.all([sweep({ dir, now, timeouts }), sweep({ dir, now, timeouts })]);
+    assert.deepEqual(await readdir(dir), [live]);
+    assert.equal(results[0]!.expired + results[1]!.expired, 200);
+    assert.equal(results[0]!.failed + results[1]!.failed, 0);
+  });
+});

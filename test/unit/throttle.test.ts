@@ -1,13 +1,39 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { FileCounterStore, MemoryCounterStore } from '../../lib/auth/counters.ts';
+import type { CounterStore } from '../../lib/auth/counters.ts';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
 import { T0 } from '../support/clock.ts';
 
 const SECOND = 1000;
 const IP = '203.0.113.7';
+const OTHER_IP = '198.51.100.1';
 
-function failTimes(throttle: LoginThrottle, username: string, address: string, count: number, start = T0): void {
-  for (let i = 0; i < count; i++) throttle.recordFailure(username, address, start + i * SECOND);
+const tempDirs: string[] = [];
+after(async () => {
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'cloakroom-counters-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Each store the throttle can count with, all held to the same behaviour. */
+const STORES: ReadonlyArray<[string, () => Promise<CounterStore>]> = [
+  ['in memory', async () => new MemoryCounterStore()],
+  ['in files', async () => new FileCounterStore({ dir: await tempDir() })],
+];
+
+/** attempts lets `count` attempts through, one a second from `start`, and says how many were let through. */
+async function attempts(throttle: LoginThrottle, username: string, address: string, count: number, start = T0): Promise<number> {
+  let allowed = 0;
+  for (let i = 0; i < count; i++) if ((await throttle.attempt(username, address, start + i * SECOND)) === 0) allowed += 1;
+  return allowed;
 }
 
 describe('LoginThrottle', () => {
@@ -15,104 +41,147 @@ describe('LoginThrottle', () => {
     assert.deepEqual([ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS], [5, 50, 15 * 60 * SECOND]);
   });
 
-  it('lets a first attempt through', () => {
-    assert.equal(new LoginThrottle().retryAfterMs('alice', IP, T0), 0);
+  for (const [name, makeStore] of STORES) {
+    describe(`counting ${name}`, () => {
+      const throttle = async (options: { accountLimit?: number; addressLimit?: number } = {}): Promise<LoginThrottle> =>
+        new LoginThrottle({ counters: await makeStore(), ...options });
+
+      it('lets 5 attempts for one account through, then refuses the 6th from any address', async () => {
+        const t = await throttle();
+        assert.equal(await attempts(t, 'alice', IP, ACCOUNT_FAILURE_LIMIT), ACCOUNT_FAILURE_LIMIT);
+        assert.ok((await t.attempt('alice', IP, T0 + 10 * SECOND)) > 0);
+        assert.ok((await t.attempt('alice', OTHER_IP, T0 + 10 * SECOND)) > 0);
+        assert.equal(await t.attempt('bob', OTHER_IP, T0 + 10 * SECOND), 0);
+      });
+
+      it('counts an account regardless of the case of its name, and unknown names like real ones', async () => {
+        const t = await throttle();
+        for (const [i, username] of ['alice', 'Alice', 'ALICE', 'aLiCe', 'alicE'].entries()) await t.attempt(username, `10.0.0.${i}`, T0);
+        assert.ok((await t.attempt('alice', '10.0.0.99', T0)) > 0);
+      });
+
+      it('says how long until the lock lifts: when the oldest counted failure leaves the window', async () => {
+        const t = await throttle();
+        await attempts(t, 'alice', IP, ACCOUNT_FAILURE_LIMIT);
+        assert.equal(await t.attempt('alice', IP, T0 + 4 * SECOND), FAILURE_WINDOW_MS - 4 * SECOND);
+      });
+
+      it('slides: the lock lifts once a failure has left the window, and a refused attempt counts nothing', async () => {
+        const t = await throttle();
+        await attempts(t, 'alice', IP, ACCOUNT_FAILURE_LIMIT);
+        assert.ok((await t.attempt('alice', IP, T0 + FAILURE_WINDOW_MS - 1)) > 0);
+        // At T0 + window the first failure is out: 4 remain, so one more goes through.
+        assert.equal(await t.attempt('alice', IP, T0 + FAILURE_WINDOW_MS), 0);
+        assert.equal(await t.attempt('alice', IP, T0 + FAILURE_WINDOW_MS), SECOND);
+      });
+
+      it('locks an address after 50 failures across many accounts, and only that address', async () => {
+        const t = await throttle();
+        for (let i = 0; i < ADDRESS_FAILURE_LIMIT; i++) assert.equal(await t.attempt(`user${i}`, IP, T0 + i), 0);
+        assert.ok((await t.attempt('fresh-account', IP, T0 + ADDRESS_FAILURE_LIMIT)) > 0);
+        assert.equal(await t.attempt('fresh-account', OTHER_IP, T0 + ADDRESS_FAILURE_LIMIT), 0);
+      });
+
+      it("does not count against the account an attempt its address's limit refused", async () => {
+        const t = await throttle({ addressLimit: 1 });
+        await t.attempt('bob', IP, T0);
+        for (let i = 0; i < 10; i++) assert.ok((await t.attempt('alice', IP, T0 + i)) > 0);
+        // Had they counted, alice would be locked; from fresh addresses she still has all 5 attempts.
+        for (let i = 0; i < ACCOUNT_FAILURE_LIMIT; i++) assert.equal(await t.attempt('alice', `10.0.3.${i}`, T0 + 20), 0);
+        assert.ok((await t.attempt('alice', '10.0.3.99', T0 + 20)) > 0);
+      });
+
+      it("on success forgets the account's failures and this attempt's count at the address, and no other", async () => {
+        const t = await throttle({ addressLimit: ACCOUNT_FAILURE_LIMIT });
+        await attempts(t, 'alice', IP, ACCOUNT_FAILURE_LIMIT - 1);
+        const now = T0 + 10 * SECOND;
+        assert.equal(await t.attempt('alice', IP, now), 0);
+        await t.succeeded('alice', IP, now);
+        assert.equal(await attempts(t, 'alice', OTHER_IP, ACCOUNT_FAILURE_LIMIT, now), ACCOUNT_FAILURE_LIMIT);
+        // One address may try many accounts: its 4 earlier failures stay counted, so one more fills it.
+        assert.equal(await t.attempt('bob', IP, now), 0);
+        assert.ok((await t.attempt('carol', IP, now)) > 0);
+      });
+
+      it('lets exactly 5 of 20 parallel attempts for one account through', async () => {
+        const t = await throttle();
+        const waits = await Promise.all(Array.from({ length: 20 }, (_, i) => t.attempt('alice', `10.0.1.${i}`, T0)));
+        assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
+      });
+    });
+  }
+
+  it('counts in total across two processes sharing one counters directory', async () => {
+    const dir = await tempDir();
+    const a = new LoginThrottle({ counters: new FileCounterStore({ dir }) });
+    const b = new LoginThrottle({ counters: new FileCounterStore({ dir }) });
+    const waits = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `10.0.2.${i}`, T0 + i)),
+    );
+    assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
+    assert.ok((await a.attempt('alice', IP, T0 + 20)) > 0);
+    assert.ok((await b.attempt('alice', IP, T0 + 20)) > 0);
+  });
+});
+
+describe('MemoryCounterStore, bounded', () => {
+  const WINDOW = FAILURE_WINDOW_MS;
+
+  it('never drops a key at its limit to make room: a flood of other names cannot lift a lock-out', async () => {
+    const store = new MemoryCounterStore({ maxKeys: 3 });
+    assert.equal(await store.hit('victim', 1, WINDOW, T0), 0);
+    for (let i = 0; i < 100; i++) await store.hit(`flood${i}`, 5, WINDOW, T0 + i);
+    assert.ok((await store.hit('victim', 1, WINDOW, T0 + 200)) > 0);
+    assert.ok(store.size <= 3);
   });
 
-  it('lets attempts through after 4 failures of one account', () => {
-    const throttle = new LoginThrottle();
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT - 1);
-    assert.equal(throttle.retryAfterMs('alice', IP, T0 + 10 * SECOND), 0);
+  it('drops keys whose events have left the window first', async () => {
+    const store = new MemoryCounterStore({ maxKeys: 2 });
+    await store.hit('old', 1, SECOND, T0);
+    await store.hit('locked', 1, WINDOW, T0);
+    assert.equal(await store.hit('new', 1, WINDOW, T0 + 2 * SECOND), 0);
+    assert.ok((await store.hit('locked', 1, WINDOW, T0 + 2 * SECOND)) > 0);
   });
 
-  it('locks an account after 5 failures, from any address', () => {
-    const throttle = new LoginThrottle();
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT);
-    assert.ok(throttle.retryAfterMs('alice', IP, T0 + 10 * SECOND) > 0);
-    assert.ok(throttle.retryAfterMs('alice', '198.51.100.1', T0 + 10 * SECOND) > 0);
-    assert.equal(throttle.retryAfterMs('bob', '198.51.100.1', T0 + 10 * SECOND), 0);
+  it('refuses a new key rather than forget one when every key is at its limit', async () => {
+    const store = new MemoryCounterStore({ maxKeys: 2 });
+    await store.hit('a', 1, WINDOW, T0);
+    await store.hit('b', 1, WINDOW, T0);
+    assert.equal(await store.hit('c', 1, WINDOW, T0), WINDOW);
+    assert.ok((await store.hit('a', 1, WINDOW, T0)) > 0);
+    assert.ok((await store.hit('b', 1, WINDOW, T0)) > 0);
+  });
+});
+
+describe('FileCounterStore', () => {
+  it('deletes the file of a key that has nothing left to count', async () => {
+    const dir = await tempDir();
+    const store = new FileCounterStore({ dir });
+    await store.hit('account:alice', 5, FAILURE_WINDOW_MS, T0);
+    assert.equal((await readdir(dir)).length, 1);
+    await store.forget('account:alice');
+    assert.deepEqual(await readdir(dir), []);
   });
 
-  it('counts an account regardless of the case of its name', () => {
-    const throttle = new LoginThrottle();
-    for (const [i, name] of ['alice', 'Alice', 'ALICE', 'aLiCe', 'alicE'].entries()) throttle.recordFailure(name, `10.0.0.${i}`, T0);
-    assert.ok(throttle.retryAfterMs('alice', '10.0.0.99', T0) > 0);
+  it('names files by a hash of the key, never the username or address itself', async () => {
+    const dir = await tempDir();
+    await new FileCounterStore({ dir }).hit('account:alice', 5, FAILURE_WINDOW_MS, T0);
+    const [name] = await readdir(dir);
+    assert.match(name ?? '', /^[0-9a-f]{64}\.json$/);
   });
+});
 
-  it('counts unknown usernames exactly like real ones', () => {
-    const throttle = new LoginThrottle();
-    failTimes(throttle, 'no-such-user', IP, ACCOUNT_FAILURE_LIMIT);
-    assert.ok(throttle.retryAfterMs('no-such-user', IP, T0 + 5 * SECOND) > 0);
-  });
-
-  it('says how long until the lock lifts: when the oldest counted failure leaves the window', () => {
-    const throttle = new LoginThrottle();
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT);
-    const now = T0 + 4 * SECOND;
-    assert.equal(throttle.retryAfterMs('alice', IP, now), FAILURE_WINDOW_MS - 4 * SECOND);
-  });
-
-  it('slides: the lock lifts once enough failures have left the window, and returns with new ones', () => {
-    const throttle = new LoginThrottle();
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT);
-    assert.ok(throttle.retryAfterMs('alice', IP, T0 + FAILURE_WINDOW_MS - 1) > 0);
-    // At T0 + window the first failure is out: only 4 remain.
-    assert.equal(throttle.retryAfterMs('alice', IP, T0 + FAILURE_WINDOW_MS), 0);
-    throttle.recordFailure('alice', IP, T0 + FAILURE_WINDOW_MS);
-    assert.equal(throttle.retryAfterMs('alice', IP, T0 + FAILURE_WINDOW_MS), SECOND);
-  });
-
-  it('locks an address after 50 failures across many accounts, and only that address', () => {
-    const throttle = new LoginThrottle();
-    for (let i = 0; i < ADDRESS_FAILURE_LIMIT; i++) throttle.recordFailure(`user${i}`, IP, T0 + i);
-    assert.ok(throttle.retryAfterMs('fresh-account', IP, T0 + ADDRESS_FAILURE_LIMIT) > 0);
-    assert.equal(throttle.retryAfterMs('fresh-account', '198.51.100.1', T0 + ADDRESS_FAILURE_LIMIT), 0);
-  });
-
-  it('does not lock an address after 49 failures', () => {
-    const throttle = new LoginThrottle();
-    for (let i = 0; i < ADDRESS_FAILURE_LIMIT - 1; i++) throttle.recordFailure(`user${i}`, IP, T0 + i);
-    assert.equal(throttle.retryAfterMs('fresh-account', IP, T0 + ADDRESS_FAILURE_LIMIT), 0);
-  });
-
-  it("recordSuccess forgets the account's failures and takes back this attempt's count from the address", () => {
-    const throttle = new LoginThrottle({ addressLimit: ACCOUNT_FAILURE_LIMIT });
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT - 1);
-    // Attempt 5 is counted before hashing, then found correct.
-    const now = T0 + 10 * SECOND;
-    throttle.recordFailure('alice', IP, now);
-    assert.ok(throttle.retryAfterMs('alice', '198.51.100.1', now) > 0);
-    assert.ok(throttle.retryAfterMs('bob', IP, now) > 0);
-    throttle.recordSuccess('alice', IP, now);
-    assert.equal(throttle.retryAfterMs('alice', '198.51.100.1', now), 0);
-    assert.equal(throttle.retryAfterMs('bob', IP, now), 0);
-  });
-
-  it('recordSuccess leaves the earlier failures of the address counted', () => {
-    const throttle = new LoginThrottle({ addressLimit: ACCOUNT_FAILURE_LIMIT - 1 });
-    failTimes(throttle, 'alice', IP, ACCOUNT_FAILURE_LIMIT - 1);
-    const now = T0 + 10 * SECOND;
-    throttle.recordFailure('alice', IP, now);
-    throttle.recordSuccess('alice', IP, now);
-    // One address may try many accounts: its 4 earlier failures still reach its limit of 4.
-    assert.ok(throttle.retryAfterMs('bob', IP, now) > 0);
-  });
-
-  it('recordSuccess for an attempt never counted changes nothing at the address', () => {
-    const throttle = new LoginThrottle({ addressLimit: 2 });
-    failTimes(throttle, 'bob', IP, 2);
-    throttle.recordSuccess('alice', IP, T0 + 99 * SECOND);
-    assert.ok(throttle.retryAfterMs('carol', IP, T0 + 100 * SECOND) > 0);
-  });
-
-  it('tracks a bounded number of keys, forgetting the stalest first', () => {
-    const throttle = new LoginThrottle({ accountLimit: 1, maxTrackedKeys: 3 });
-    throttle.recordFailure('a', IP, T0);
-    throttle.recordFailure('b', IP, T0 + 1);
-    throttle.recordFailure('c', IP, T0 + 2);
-    // Keys: address, account:a, account:b, account:c — one too many, so account:a went.
-    assert.equal(throttle.retryAfterMs('a', '198.51.100.1', T0 + 3), 0);
-    assert.ok(throttle.retryAfterMs('b', '198.51.100.1', T0 + 3) > 0);
-    assert.ok(throttle.retryAfterMs('c', '198.51.100.1', T0 + 3) > 0);
+describe('FileCounterStore.sweep', () => {
+  it('deletes the files of keys not hit within the window, and keeps the others', async () => {
+    const dir = await tempDir();
+    const store = new FileCounterStore({ dir, retainMs: FAILURE_WINDOW_MS });
+    await store.hit('account:once', 5, FAILURE_WINDOW_MS, T0);
+    const [oldFile] = await readdir(dir);
+    await utimes(path.join(dir, oldFile!), new Date(T0), new Date(T0));
+    await store.hit('account:recent', 5, FAILURE_WINDOW_MS, T0 + FAILURE_WINDOW_MS);
+    assert.equal(await store.sweep(T0 + FAILURE_WINDOW_MS + SECOND), 1);
+    assert.deepEqual((await readdir(dir)).includes(oldFile!), false);
+    assert.equal((await readdir(dir)).length, 1);
+    assert.equal(await new FileCounterStore({ dir: path.join(dir, 'missing') }).sweep(T0), 0);
   });
 });

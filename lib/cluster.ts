@@ -1,0 +1,107 @@
+import cluster from 'node:cluster';
+import type { Worker } from 'node:cluster';
+import type { Config } from './config.ts';
+
+/** The first wait before a worker that died is replaced; it doubles while workers keep dying young. */
+export const RESPAWN_FIRST_DELAY_MS = 100;
+/** The longest wait between two replacements: a crash loop costs one fork every 10 s at most. */
+export const RESPAWN_MAX_DELAY_MS = 10_000;
+/** A worker that ran this long before dying counts as healthy: the back-off starts again from the first delay. */
+export const HEALTHY_UPTIME_MS = 10_000;
+
+/** WorkerMessage is what a worker tells the primary: that it listens, and where. */
+export interface WorkerMessage {
+  cloakroom: 'listening';
+  url: string;
+}
+
+export interface PrimaryOptions {
+  /** out prints one line (no newline) for the person who started the server. */
+  out: (line: string) => void;
+  clock?: () => number;
+}
+
+/**
+ * runPrimary makes this process the primary of `config.workers` workers
+ * that share one port (node:cluster hands each new connection to one of
+ * them). Each worker is a whole Cloakroom: it reads the same files as the
+ * others, so any worker can answer any request.
+ *
+ * - A worker that dies is replaced, after a delay that doubles while
+ *   workers keep dying young, so a crash loop cannot spin.
+ * - A worker that exits before it ever listened (a bad HOST, a port in use)
+ *   stops the whole server: a replacement would fail the same way.
+ * - SIGINT or SIGTERM asks every worker to finish its in-flight requests;
+ *   the primary exits 0 once all have exited.
+ *
+ * It resolves with the URL once every worker listens.
+ */
+export function runPrimary(config: Config, options: PrimaryOptions): Promise<string> {
+  const clock = options.clock ?? Date.now;
+  const startedAt = new Map<Worker, number>();
+  const listening = new Set<Worker>();
+  let delayMs = RESPAWN_FIRST_DELAY_MS;
+  let stopping = false;
+
+  return new Promise<string>((resolve, reject) => {
+    let url: string | null = null;
+    const fork = (): void => {
+      const worker = cluster.fork();
+      startedAt.set(worker, clock());
+      worker.on('message', (message: unknown) => {
+        if (!isListening(message)) return;
+        listening.add(worker);
+        url = message.url;
+        if (listening.size === config.workers) resolve(url);
+      });
+    };
+
+    cluster.on('exit', (worker, code, signal) => {
+      const uptime = clock() - (startedAt.get(worker) ?? clock());
+      const everListened = listening.delete(worker);
+      startedAt.delete(worker);
+      if (stopping) {
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+        return;
+      }
+      if (!everListened && url === null) {
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.kill('SIGTERM');
+        reject(new Error(`a worker could not start (exit code ${code ?? signal})`));
+        return;
+      }
+      delayMs = uptime >= HEALTHY_UPTIME_MS ? RESPAWN_FIRST_DELAY_MS : Math.min(delayMs * 2, RESPAWN_MAX_DELAY_MS);
+      options.out(`worker ${worker.process.pid} died (${signal ?? `exit code ${code}`}); starting another in ${delayMs} ms`);
+      setTimeout(fork, delayMs).unref();
+    });
+
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      options.out(`${signal}: every worker finishes its in-flight requests, then exits`);
+      const workers = Object.values(cluster.workers ?? {});
+      if (workers.length === 0) process.exit(0);
+      for (const worker of workers) worker?.kill('SIGTERM');
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+
+    for (let i = 0; i < config.workers; i++) fork();
+  });
+}
+
+/** tellPrimary lets a worker's primary know it listens (a no-op in a process that is not a worker). */
+export function tellPrimary(url: string): void {
+  if (!cluster.isWorker || process.send === undefined) return;
+  const message: WorkerMessage = { cloakroom: 'listening', url };
+  process.send(message);
+}
+
+/** isPrimaryOfWorkers: this process should fork workers rather than serve. */
+export function isPrimaryOfWorkers(config: Config): boolean {
+  return config.workers > 1 && cluster.isPrimary;
+}
+
+function isListening(message: unknown): message is WorkerMessage {
+  return typeof message === 'object' && message !== null && (message as Partial<WorkerMessage>).cloakroom === 'listening';
+}
