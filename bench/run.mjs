@@ -46,7 +46,10 @@ function numberFromEnv(name, fallback, { allowZero = false } = {}) {
 }
 
 function chosenScenarios() {
-  const names = (process.env.BENCH_SCENARIOS ?? Object.keys(SCENARIOS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (process.env.BENCH_SCENARIOS ?? Object.keys(SCENARIOS).join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((name) => !(name in SCENARIOS));
   if (unknown.length > 0) {
     console.error(`bench: unknown scenario(s) ${unknown.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
@@ -105,9 +108,8 @@ async function main() {
     node: process.version,
     commit: gitDescription(),
     versions: Object.fromEntries(['express', 'express-session', 'session-file-store'].map((name) => [name, packageVersion(name)])),
-    loadGenerator: generator.name === 'wrk'
-      ? `wrk ${generator.version}, 1 thread`
-      : `autocannon ${generator.version} (fallback: ${generator.reason})`,
+    loadGenerator:
+      generator.name === 'wrk' ? `wrk ${generator.version}, 1 thread` : `autocannon ${generator.version} (fallback: ${generator.reason})`,
     pinning: canPin
       ? `load generator and runner on CPU ${LOADGEN_CPU}, each server on CPU ${SERVER_CPU} (taskset)`
       : 'none (taskset missing or fewer than 2 cores): figures are less reliable',

@@ -8,7 +8,9 @@ import autocannon from 'autocannon';
 
 const options = JSON.parse(process.argv[2]);
 const cookies = options.cookieFile
-  ? readFileSync(options.cookieFile, 'utf8').split('\n').filter((line) => line !== '')
+  ? readFileSync(options.cookieFile, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
   : [];
 const headers = options.body ? { 'content-type': 'application/json' } : {};
 if (cookies.length === 1) headers.cookie = cookies[0];
@@ -31,13 +33,15 @@ const result = await autocannon({
 });
 
 const seconds = result.duration;
-process.stdout.write(`BENCH_JSON ${JSON.stringify({
-  requests: result.requests.total,
-  seconds,
-  rps: result.requests.total / seconds,
-  p50Ms: result.latency.p50,
-  p99Ms: result.latency.p99,
-  maxMs: result.latency.max,
-  non2xx: result.non2xx,
-  socketErrors: result.errors,
-})}\n`);
+process.stdout.write(
+  `BENCH_JSON ${JSON.stringify({
+    requests: result.requests.total,
+    seconds,
+    rps: result.requests.total / seconds,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    non2xx: result.non2xx,
+    socketErrors: result.errors,
+  })}\n`,
+);

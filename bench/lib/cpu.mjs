@@ -53,17 +53,19 @@ export function cpuUsage(before, after, serverCore, loadgenCore) {
     return total > 0 ? (100 * (after.cores[core][field] - before.cores[core][field])) / total : null;
   };
   const coreTicks = after.cores[serverCore].total - before.cores[serverCore].total;
-  const serverPct = before.processTicks !== null && after.processTicks !== null && coreTicks > 0
-    ? (100 * (after.processTicks - before.processTicks)) / coreTicks
-    : null;
+  const serverPct =
+    before.processTicks !== null && after.processTicks !== null && coreTicks > 0
+      ? (100 * (after.processTicks - before.processTicks)) / coreTicks
+      : null;
   const coreBusyPct = share(serverCore, 'busy');
   return {
     serverPct,
     othersPct: serverPct === null || coreBusyPct === null ? null : Math.max(0, coreBusyPct - serverPct),
     stealPct: share(serverCore, 'steal'),
     loadgenPct: share(loadgenCore, 'busy'),
-    ioStallPct: before.ioStallUs === null || after.ioStallUs === null
-      ? null
-      : (100 * (after.ioStallUs - before.ioStallUs)) / ((after.at - before.at) * 1000),
+    ioStallPct:
+      before.ioStallUs === null || after.ioStallUs === null
+        ? null
+        : (100 * (after.ioStallUs - before.ioStallUs)) / ((after.at - before.at) * 1000),
   };
 }

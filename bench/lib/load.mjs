@@ -49,16 +49,28 @@ export async function runLoad(generator, { url, method = 'GET', body, cookies = 
   const file = cookies.length > 0 ? cookieFile(cookies) : '';
   // wrk takes whole seconds only.
   seconds = Math.max(1, Math.round(seconds));
-  const [command, args, env] = generator.name === 'wrk'
-    ? ['wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${REQUEST_TIMEOUT_S}s`, '-s', WRK_SCRIPT, url],
-      { WRK_COOKIES: file, WRK_METHOD: method, WRK_BODY: body ?? '' }]
-    : [process.execPath, [AUTOCANNON_WORKER, JSON.stringify({ url, method, body, cookieFile: file, seconds, connections, timeout: REQUEST_TIMEOUT_S })], {}];
+  const [command, args, env] =
+    generator.name === 'wrk'
+      ? [
+          'wrk',
+          ['-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${REQUEST_TIMEOUT_S}s`, '-s', WRK_SCRIPT, url],
+          { WRK_COOKIES: file, WRK_METHOD: method, WRK_BODY: body ?? '' },
+        ]
+      : [
+          process.execPath,
+          [AUTOCANNON_WORKER, JSON.stringify({ url, method, body, cookieFile: file, seconds, connections, timeout: REQUEST_TIMEOUT_S })],
+          {},
+        ];
   const [cmd, cmdArgs] = pinned(LOADGEN_CPU, command, args);
   const child = track(cmd, cmdArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk) => {
+    stderr += chunk;
+  });
   const killer = setTimeout(() => stopChild(child), seconds * 1000 + OVERRUN_MS);
   const cpuBefore = cpuSnapshot(pid);
   const { code } = await child.exited;

@@ -27,7 +27,9 @@ const tempDirs = new Set();
 export const canPin = spawnSync('taskset', ['--version']).status === 0 && cpuCount() >= 2;
 
 function cpuCount() {
-  return readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((line) => line.startsWith('processor')).length;
+  return readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('processor')).length;
 }
 
 /** Returns [command, args] that run `command` on `cpu` when pinning is possible. */
@@ -106,7 +108,9 @@ export async function startServer({ name, command, args, cwd, env }) {
       child.stdout.resume();
       resolve(match[0].replace(/\/$/, ''));
     });
-    child.exited.then(({ code, signal, error }) => fail(error ?? new Error(`${name} exited (code ${code}, signal ${signal}) before printing its URL`)));
+    child.exited.then(({ code, signal, error }) =>
+      fail(error ?? new Error(`${name} exited (code ${code}, signal ${signal}) before printing its URL`)),
+    );
   });
   if (child.pid === undefined) throw new Error(`${name} did not start`);
   return {

@@ -63,7 +63,15 @@ export async function startCloakroom(env = {}) {
   if (fullEnv.SCRYPT_COST === null) delete fullEnv.SCRYPT_COST;
   const childEnv = { ...fullEnv };
   // The runner's own environment must not leak Cloakroom settings into a run.
-  for (const name of ['SCRYPT_COST', 'SESSION_IDLE_TIMEOUT', 'SESSION_ABSOLUTE_TIMEOUT', 'SWEEP_INTERVAL', 'COOKIE_SECURE', 'TRUST_PROXY', 'HOST']) {
+  for (const name of [
+    'SCRYPT_COST',
+    'SESSION_IDLE_TIMEOUT',
+    'SESSION_ABSOLUTE_TIMEOUT',
+    'SWEEP_INTERVAL',
+    'COOKIE_SECURE',
+    'TRUST_PROXY',
+    'HOST',
+  ]) {
     if (!(name in childEnv)) childEnv[name] = undefined;
   }
   const server = await startServer({

@@ -24,12 +24,14 @@ const SESSIONS_DIR = process.env.SESSIONS_DIR ?? mkdtempSync(path.join(tmpdir(),
 
 const app = express();
 app.use(express.json());
-app.use(session({
-  store: new FileStore({ path: SESSIONS_DIR }),
-  secret: 'cloakroom bench secret',
-  resave: false,
-  saveUninitialized: false,
-}));
+app.use(
+  session({
+    store: new FileStore({ path: SESSIONS_DIR }),
+    secret: 'cloakroom bench secret',
+    resave: false,
+    saveUninitialized: false,
+  }),
+);
 
 app.post('/login', (req, res, next) => {
   req.session.regenerate((err) => {

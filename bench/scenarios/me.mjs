@@ -22,7 +22,7 @@ const REQUIRED_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
-  'vary': 'Cookie',
+  vary: 'Cookie',
   'content-type': 'application/json; charset=utf-8',
 };
 

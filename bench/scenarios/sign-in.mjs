@@ -38,7 +38,9 @@ export async function run(ctx) {
     await pool(IN_FLIGHT_SIGN_INS, REGISTER_CONCURRENCY, (index) => server.signIn(0, userName(index)));
 
     const probe = await sameAccountProbe(server.url);
-    ctx.log(`  ${PROBE_SAME_ACCOUNT} correct sign-ins at once for one account: ${JSON.stringify(probe.statuses)}, Retry-After ${JSON.stringify(probe.retryAfter)}`);
+    ctx.log(
+      `  ${PROBE_SAME_ACCOUNT} correct sign-ins at once for one account: ${JSON.stringify(probe.statuses)}, Retry-After ${JSON.stringify(probe.retryAfter)}`,
+    );
 
     ctx.log(`  ${SIGN_IN_CONCURRENCY} concurrent sign-ins for ${ctx.seconds} s`);
     const alone = signInLoop(server.url, SIGN_IN_CONCURRENCY);
@@ -53,7 +55,9 @@ export async function run(ctx) {
     const busy = signInLoop(server.url, IN_FLIGHT_SIGN_INS);
     const duringSignIns = await runLoad(ctx.generator, { ...load, seconds: ctx.seconds });
     const concurrent = await busy.stop();
-    ctx.log(`  /api/me with ${IN_FLIGHT_SIGN_INS} sign-ins in flight: ${duringSignIns.rps.toFixed(0)} req/s, p99 ${duringSignIns.p99Ms.toFixed(2)} ms; sign-ins ${JSON.stringify(concurrent.statuses)}`);
+    ctx.log(
+      `  /api/me with ${IN_FLIGHT_SIGN_INS} sign-ins in flight: ${duringSignIns.rps.toFixed(0)} req/s, p99 ${duringSignIns.p99Ms.toFixed(2)} ms; sign-ins ${JSON.stringify(concurrent.statuses)}`,
+    );
     return { concurrency: SIGN_IN_CONCURRENCY, signIns, quiet, inFlight: IN_FLIGHT_SIGN_INS, duringSignIns, concurrent, probe };
   } finally {
     await server.stop();
@@ -105,8 +109,11 @@ function signInLoop(url, inFlight) {
 
 /** PROBE_SAME_ACCOUNT correct sign-ins at once for one account: {statuses, retryAfter}. */
 async function sameAccountProbe(url) {
-  const answers = await Promise.all(Array.from({ length: PROBE_SAME_ACCOUNT }, () =>
-    postJson(`${url}/login`, { username: USERNAME, password: PASSWORD }, { signal: AbortSignal.timeout(SIGN_IN_TIMEOUT_MS) })));
+  const answers = await Promise.all(
+    Array.from({ length: PROBE_SAME_ACCOUNT }, () =>
+      postJson(`${url}/login`, { username: USERNAME, password: PASSWORD }, { signal: AbortSignal.timeout(SIGN_IN_TIMEOUT_MS) }),
+    ),
+  );
   const statuses = {};
   for (const { status } of answers) statuses[status] = (statuses[status] ?? 0) + 1;
   const retryAfter = [...new Set(answers.map((a) => a.headers.get('retry-after')).filter((v) => v !== null))];

@@ -39,7 +39,9 @@ const MINUTE_MS = 60_000;
 export async function run(ctx) {
   const total = ctx.sweepFiles;
   const control = await controlRun(ctx);
-  ctx.log(`sweeper control (empty dir): ${control.rps.toFixed(0)} req/s, RSS ${control.rssAtStartMb.toFixed(1)} -> peak ${control.peakMb.toFixed(1)} MB`);
+  ctx.log(
+    `sweeper control (empty dir): ${control.rps.toFixed(0)} req/s, RSS ${control.rssAtStartMb.toFixed(1)} -> peak ${control.peakMb.toFixed(1)} MB`,
+  );
 
   const { dir, files, writeSeconds } = await freshDirectory(ctx, total);
   let result;
@@ -127,7 +129,12 @@ async function controlRun(ctx) {
  */
 async function startSweeping(dir, files) {
   const server = await startCloakroom({ SESSIONS_DIR: dir, SWEEP_INTERVAL: '3600' });
-  return { server, listeningAt: performance.now(), rss: sampleRss(server.pid, RSS_SAMPLE_MS), poller: pollExpired(dir, files.expiredNames) };
+  return {
+    server,
+    listeningAt: performance.now(),
+    rss: sampleRss(server.pid, RSS_SAMPLE_MS),
+    poller: pollExpired(dir, files.expiredNames),
+  };
 }
 
 async function sweepRun(ctx, dir, files) {
@@ -147,7 +154,9 @@ async function sweepRun(ctx, dir, files) {
     const sweepSeconds = sweepDone ? (poller.doneAt - listeningAt) / 1000 : null;
     const rssDuring = rss.samples.filter((s) => !sweepDone || s.at <= poller.doneAt);
     const peakDuringMb = Math.max(...rssDuring.map((s) => s.mb));
-    ctx.log(`  sweep ${sweepDone ? `done ${sweepSeconds.toFixed(2)} s after listening` : 'NOT finished'}; ${duringSlices.length} full slice(s) during it`);
+    ctx.log(
+      `  sweep ${sweepDone ? `done ${sweepSeconds.toFixed(2)} s after listening` : 'NOT finished'}; ${duringSlices.length} full slice(s) during it`,
+    );
 
     const afterSlices = await runSlices(ctx, server, cookie, Math.ceil(ctx.seconds / SLICE_SECONDS));
     const { lastMb } = rss.stop();
@@ -165,7 +174,12 @@ async function sweepRun(ctx, dir, files) {
       pollIntervalMs: POLL_INTERVAL_MS,
       startMs: server.startMs,
       expiredAtListen,
-      duringSource: counted.length > 0 ? `${counted.length} slice(s) of ${SLICE_SECONDS} s` : mixedSlice ? 'the one slice the sweep ended in (the sweep was shorter than a slice)' : 'none',
+      duringSource:
+        counted.length > 0
+          ? `${counted.length} slice(s) of ${SLICE_SECONDS} s`
+          : mixedSlice
+            ? 'the one slice the sweep ended in (the sweep was shorter than a slice)'
+            : 'none',
       during,
       after,
       rssAtStartMb: server.rssAtStartMb,
@@ -194,7 +208,14 @@ async function sweepAlone(ctx, dir, files) {
     const sweepDone = poller.doneAt !== null;
     const sweepSeconds = sweepDone ? (poller.doneAt - listeningAt) / 1000 : null;
     ctx.log(`  sweep without load ${sweepDone ? `done ${sweepSeconds.toFixed(2)} s after listening` : 'NOT finished'}`);
-    return { sweepDone, sweepSeconds, expiredAtListen: poller.firstRemaining, rssAtStartMb: server.rssAtStartMb, peakMb, samples: samples.length };
+    return {
+      sweepDone,
+      sweepSeconds,
+      expiredAtListen: poller.firstRemaining,
+      rssAtStartMb: server.rssAtStartMb,
+      peakMb,
+      samples: samples.length,
+    };
   } finally {
     poller.stop();
     rss.stop();
@@ -241,7 +262,15 @@ function median(values) {
 
 /** Polls the directory until no expired file is left; `doneAt` is the first poll that found none. */
 function pollExpired(dir, expiredNames) {
-  const state = { doneAt: null, firstRemaining: null, polls: 0, stop: () => { state.running = false; }, running: true };
+  const state = {
+    doneAt: null,
+    firstRemaining: null,
+    polls: 0,
+    stop: () => {
+      state.running = false;
+    },
+    running: true,
+  };
   (async () => {
     while (state.running) {
       const names = await readdir(dir);
@@ -252,7 +281,9 @@ function pollExpired(dir, expiredNames) {
       if (remaining === 0 && state.doneAt === null) state.doneAt = performance.now();
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
     }
-  })().catch((error) => { state.error = error; });
+  })().catch((error) => {
+    state.error = error;
+  });
   return state;
 }
 

@@ -42,7 +42,11 @@ export async function run(ctx) {
       const counter = countRewrites(server.sessionsDir, fileName, filePath);
       await counter.ready;
       const load = await runLoad(ctx.generator, {
-        url: `${server.url}/api/me`, cookies: [cookie], connections: ctx.connections, seconds: ctx.touchSeconds, pid: server.pid,
+        url: `${server.url}/api/me`,
+        cookies: [cookie],
+        connections: ctx.connections,
+        seconds: ctx.touchSeconds,
+        pid: server.pid,
       });
       await new Promise((resolve) => setTimeout(resolve, TAIL_MS));
       const counts = counter.stop();
@@ -61,7 +65,9 @@ export async function run(ctx) {
         lastSeenAfter: after.lastSeenAt,
         slidBySeconds: (Date.parse(after.lastSeenAt) - Date.parse(before.lastSeenAt)) / 1000,
       });
-      ctx.log(`  renames ${counts.renames}, in-place changes ${counts.changes}, inode changes ${counts.inodeChanges}, requests ${load.requests}`);
+      ctx.log(
+        `  renames ${counts.renames}, in-place changes ${counts.changes}, inode changes ${counts.inodeChanges}, requests ${load.requests}`,
+      );
     } finally {
       await server.stop();
     }
@@ -90,7 +96,9 @@ function countRewrites(dir, fileName, filePath) {
       await new Promise((resolve) => setTimeout(resolve, INODE_SAMPLE_MS));
     }
   })();
-  const ready = stat(filePath).then(({ ino }) => { lastInode ??= ino; });
+  const ready = stat(filePath).then(({ ino }) => {
+    lastInode ??= ino;
+  });
   return {
     ready,
     stop() {

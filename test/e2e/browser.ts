@@ -3,16 +3,21 @@ import type { TestContext } from 'node:test';
 import { chromium } from 'playwright-core';
 import type { BrowserContextOptions, Page } from 'playwright-core';
 
+/** DEFAULT_CHROMIUM_PATH is where Debian's `chromium` package puts the browser. */
+const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
+
 /**
- * CHROMIUM_PATH: Debian's `chromium` package. playwright-core drives it as
- * it is and never downloads a browser of its own.
+ * CHROMIUM_PATH is the browser the tests drive: the CHROMIUM_PATH variable
+ * when it is set (any Chromium or Chrome, on any system), else Debian's.
+ * playwright-core drives it as it is and never downloads a browser of its own.
  */
-export const CHROMIUM_PATH = '/usr/bin/chromium';
+export const CHROMIUM_PATH = nonEmpty(process.env.CHROMIUM_PATH) ?? DEFAULT_CHROMIUM_PATH;
 
 /** REQUIRE_BROWSER_VARIABLE: set to 1 (as .ci/run does) and a missing Chromium fails the tests instead of skipping them. */
 export const REQUIRE_BROWSER_VARIABLE = 'CLOAKROOM_REQUIRE_BROWSER';
 
-export const SKIP_NOTICE = `browser tests skipped: ${CHROMIUM_PATH} not found (apt-get install -y chromium)`;
+/** SKIP_REASON is what the test runner's summary shows beside each skipped browser test. */
+const SKIP_REASON = `${CHROMIUM_PATH} not found: install Chromium (apt-get install -y chromium) or name one with CHROMIUM_PATH`;
 
 // Headless without the parts of Chromium that phone home or need a display
 // or a setuid sandbox (CI runs as root in a container). Playwright gives each
@@ -33,11 +38,11 @@ const browserRequired = process.env[REQUIRE_BROWSER_VARIABLE] === '1';
 /**
  * browserSkip is the `skip` option for every browser test: false when the
  * tests must run, else the reason they cannot. Without Chromium the tests are
- * skipped with one line of notice, unless CLOAKROOM_REQUIRE_BROWSER=1, when
- * they run and fail in `openPage`, so CI can never pass without them.
+ * skipped, and counted as skipped in the runner's summary, unless
+ * CLOAKROOM_REQUIRE_BROWSER=1, when they run and fail in `openPage`, so CI
+ * can never pass without them.
  */
-export const browserSkip: string | false = existsSync(CHROMIUM_PATH) || browserRequired ? false : `needs ${CHROMIUM_PATH}`;
-if (browserSkip !== false) console.log(SKIP_NOTICE);
+export const browserSkip: string | false = existsSync(CHROMIUM_PATH) || browserRequired ? false : SKIP_REASON;
 
 /**
  * openPage launches headless Chromium for test `t` and returns a page in a
@@ -46,7 +51,7 @@ if (browserSkip !== false) console.log(SKIP_NOTICE);
  */
 export async function openPage(t: TestContext, options: BrowserContextOptions = {}): Promise<Page> {
   if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`${CHROMIUM_PATH} not found and ${REQUIRE_BROWSER_VARIABLE}=1: install it with apt-get install -y chromium`);
+    throw new Error(`${SKIP_REASON} (the browser is required here)`);
   }
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
@@ -119,4 +124,28 @@ export async function unlabelledControls(page: Page): Promise<string[]> {
     }
   }
   return unlabelled;
+}
+
+/** PASSWORD is the password of every account the browser journeys create. */
+export const PASSWORD = 'correct horse battery';
+
+/** signUp registers `username` through the register page's form and waits for the dashboard it leads to. */
+export async function signUp(page: Page, baseUrl: string, username: string): Promise<void> {
+  await page.goto(`${baseUrl}/register`);
+  await page.fill('#register-username', username);
+  await page.fill('#register-password', PASSWORD);
+  await page.click('#register-submit');
+  await page.waitForURL(`${baseUrl}/dashboard`);
+}
+
+/** addToCart puts `item` in the cart with the guest demo's form and waits until the list shows it. */
+export async function addToCart(page: Page, item: string): Promise<void> {
+  await page.fill('#cart-item', item);
+  await page.click('#cart-add');
+  await page.locator('#cart-list').getByText(item, { exact: true }).waitFor();
+}
+
+// An empty variable counts as unset, as in a shell's `${CHROMIUM_PATH:-…}`.
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }
