@@ -38,6 +38,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // A configuration problem is one line naming the variable; anything else is a start-up failure.
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    error instanceof ConfigError ? `${error.message}\n` : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

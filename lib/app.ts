@@ -126,7 +126,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     alsoSweep: [(now) => counters.sweep(now)],
     onSweep: (result, ms) => {
       if (result.expired + result.staleTemps + result.failed > 0) {
-        logger.info(`sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`);
+        logger.info(
+          `sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`,
+        );
       }
     },
     onError: (error) => logger.error('sweeper failed; it will try again at the next interval', error),

@@ -52,7 +52,9 @@ export function declaresTooLargeBody(req: IncomingMessage): boolean {
 }
 
 function tooLarge(): HttpError {
-  return new HttpError(413, 'body_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, { headers: { Connection: 'close' } });
+  return new HttpError(413, 'body_too_large', `Request bodies are limited to ${MAX_BODY_BYTES} bytes.`, {
+    headers: { Connection: 'close' },
+  });
 }
 
 async function readText(req: IncomingMessage): Promise<string> {

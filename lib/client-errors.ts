@@ -12,7 +12,9 @@ import { SECURITY_HEADERS } from './security-headers.ts';
 
 /** rawAnswer is a complete HTTP/1.1 answer with no body that closes the connection, with the usual security headers. */
 function rawAnswer(status: string): string {
-  const headers = Object.entries(SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const headers = Object.entries(SECURITY_HEADERS)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return `HTTP/1.1 ${status}\r\n${headers}Content-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
 }
 

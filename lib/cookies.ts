@@ -90,8 +90,7 @@ function isWhitespace(code: number): boolean {
 
 // The quotes of `"..."` belong to the cookie-value grammar, not to the value.
 function unquote(value: string): string {
-  const quoted =
-    value.length >= QUOTED_MIN_LENGTH && value.startsWith(DOUBLE_QUOTE) && value.endsWith(DOUBLE_QUOTE);
+  const quoted = value.length >= QUOTED_MIN_LENGTH && value.startsWith(DOUBLE_QUOTE) && value.endsWith(DOUBLE_QUOTE);
   return quoted ? value.slice(1, -1) : value;
 }
 

@@ -9,10 +9,21 @@ export interface RequestLog {
   step(topic: string, text: string): void;
 }
 
-const COLORS = { dim: '\x1b[2m', bold: '\x1b[1m', cyan: '\x1b[36m', green: '\x1b[32m', yellow: '\x1b[33m', red: '\x1b[31m', reset: '\x1b[0m' };
+const COLORS = {
+  dim: '\x1b[2m',
+  bold: '\x1b[1m',
+  cyan: '\x1b[36m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  red: '\x1b[31m',
+  reset: '\x1b[0m',
+};
 const TOPIC_WIDTH = 8;
 // Shared by every request when steps are not printed: nothing is ever added to it.
-const NO_STEPS: RequestLog & { lines: string[] } = Object.freeze({ step: () => undefined, lines: Object.freeze([]) as unknown as string[] });
+const NO_STEPS: RequestLog & { lines: string[] } = Object.freeze({
+  step: () => undefined,
+  lines: Object.freeze([]) as unknown as string[],
+});
 
 export interface LoggerOptions {
   mode: LogMode;

@@ -5,10 +5,7 @@ export type Method = string;
 export type Route<H> = [method: Method, path: string, handler: H];
 
 /** RouteMatch says what the router found for a method and a path. */
-export type RouteMatch<H> =
-  | { kind: 'found'; handler: H }
-  | { kind: 'method-not-allowed'; allow: string }
-  | { kind: 'not-found' };
+export type RouteMatch<H> = { kind: 'found'; handler: H } | { kind: 'method-not-allowed'; allow: string } | { kind: 'not-found' };
 
 /**
  * Router maps an exact path and a method to a handler. Cloakroom's routes

@@ -26,8 +26,10 @@ const mb = (n) => `${n.toFixed(1)} MB`;
 const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
 const pct = (n) => (n === null || n === undefined ? '–' : `${Math.round(n)}%`);
 /** "server / others / steal" shares of the server's core, and the load generator's core. */
-const cpuCell = (cpu) => `${pct(cpu.serverPct)} / ${pct(cpu.othersPct)} / ${pct(cpu.stealPct)} · ${pct(cpu.loadgenPct)} · io ${pct(cpu.ioStallPct)}`;
-const CPU_NOTE = 'CPU: share of the server\'s core used by the server / by anything else (other processes, interrupts) / stolen by the hypervisor · how busy the load generator\'s core was · I/O pressure (share of time some task on the machine waited for the disk, /proc/pressure/io). A server well below 100 % was not the bottleneck of that figure; high I/O pressure slows the scenarios that write files.';
+const cpuCell = (cpu) =>
+  `${pct(cpu.serverPct)} / ${pct(cpu.othersPct)} / ${pct(cpu.stealPct)} · ${pct(cpu.loadgenPct)} · io ${pct(cpu.ioStallPct)}`;
+const CPU_NOTE =
+  "CPU: share of the server's core used by the server / by anything else (other processes, interrupts) / stolen by the hypervisor · how busy the load generator's core was · I/O pressure (share of time some task on the machine waited for the disk, /proc/pressure/io). A server well below 100 % was not the bottleneck of that figure; high I/O pressure slows the scenarios that write files.";
 const retryNote = `A measurement with more than ${DISTURBED_PCT} % of the server's core taken by others (or stolen) is run again on the same server, up to the retry limit; "try N" marks a figure that is the least disturbed of N tries.`;
 const triesNote = (load) => (load.tries > 1 ? ` (try ${load.tries})` : '');
 const range = (values) => (values.length > 1 ? ` (${x(Math.min(...values))}–${x(Math.max(...values))})` : '');
@@ -103,7 +105,16 @@ function loadTable(rows, { withRss = false, withFiles = false } = {}) {
     for (const { key } of SERVERS) {
       const row = round[key];
       if (!row) continue;
-      const cells = [row.round, labelOf(key), `${int(row.load.rps)}${triesNote(row.load)}`, ms(row.load.p99Ms), row.load.non2xx, row.load.socketErrors, x(row.load.rps / raw), cpuCell(row.load.cpu)];
+      const cells = [
+        row.round,
+        labelOf(key),
+        `${int(row.load.rps)}${triesNote(row.load)}`,
+        ms(row.load.p99Ms),
+        row.load.non2xx,
+        row.load.socketErrors,
+        x(row.load.rps / raw),
+        cpuCell(row.load.cpu),
+      ];
       if (withRss) cells.push(`${mb(row.rss.peakMb)} / ${mb(row.rss.lastMb)}`);
       if (withFiles) cells.push(row.filesCreated === null ? '–' : `${int(row.filesCreated)} (for ${int(row.load.requests)} answers)`);
       lines.push(`| ${cells.join(' | ')} |`);
@@ -121,10 +132,18 @@ function meSection({ rows, headerProblems }) {
   const summary = [];
   const text = ['## 1. Signed-in GET /api/me', ''];
   text.push('One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each).', '');
-  text.push(headerProblems.length === 0
-    ? 'Cloakroom\'s answer carried every header it must send (checked before timing).'
-    : `Cloakroom\'s answer lacked headers it must send: ${headerProblems.join('; ')}.`, '');
-  summary.push(['1', 'answers carry all their headers', headerProblems.length === 0 ? 'all present' : headerProblems.join('; '), verdict(headerProblems.length === 0)]);
+  text.push(
+    headerProblems.length === 0
+      ? "Cloakroom's answer carried every header it must send (checked before timing)."
+      : `Cloakroom\'s answer lacked headers it must send: ${headerProblems.join('; ')}.`,
+    '',
+  );
+  summary.push([
+    '1',
+    'answers carry all their headers',
+    headerProblems.length === 0 ? 'all present' : headerProblems.join('; '),
+    verdict(headerProblems.length === 0),
+  ]);
   for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
     const subset = rows.filter((r) => r.sessions === sessions);
     const rounds = byRound(subset);
@@ -136,38 +155,83 @@ function meSection({ rows, headerProblems }) {
     const bad = cloak.reduce((sum, r) => sum + r.load.non2xx + r.load.socketErrors, 0);
     const tag = sessions === 1 ? '1 session' : `${sessions} sessions`;
     summary.push(
-      [`1 (${tag})`, `/api/me ≥ ${x(TARGETS.ratioToRaw)} raw node:http`, `${x(mean(toRaw))}${range(toRaw)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`, verdict(mean(toRaw) >= TARGETS.ratioToRaw)],
-      [`1 (${tag})`, `≥ ${x(TARGETS.vsFileStore)} express-session + session-file-store`, `${x(mean(vsFile))}${range(vsFile)}`, verdict(mean(vsFile) >= TARGETS.vsFileStore)],
-      [`1 (${tag})`, `≥ ${x(TARGETS.vsMemoryStore)} express-session + MemoryStore`, `${x(mean(vsMemory))}${range(vsMemory)}`, verdict(mean(vsMemory) >= TARGETS.vsMemoryStore)],
+      [
+        `1 (${tag})`,
+        `/api/me ≥ ${x(TARGETS.ratioToRaw)} raw node:http`,
+        `${x(mean(toRaw))}${range(toRaw)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`,
+        verdict(mean(toRaw) >= TARGETS.ratioToRaw),
+      ],
+      [
+        `1 (${tag})`,
+        `≥ ${x(TARGETS.vsFileStore)} express-session + session-file-store`,
+        `${x(mean(vsFile))}${range(vsFile)}`,
+        verdict(mean(vsFile) >= TARGETS.vsFileStore),
+      ],
+      [
+        `1 (${tag})`,
+        `≥ ${x(TARGETS.vsMemoryStore)} express-session + MemoryStore`,
+        `${x(mean(vsMemory))}${range(vsMemory)}`,
+        verdict(mean(vsMemory) >= TARGETS.vsMemoryStore),
+      ],
       [`1 (${tag})`, `p99 ≤ ${TARGETS.p99Ms} ms`, `${ms(worstP99)} ms (worst round)`, verdict(worstP99 <= TARGETS.p99Ms)],
       [`1 (${tag})`, 'zero non-2xx (and no socket errors)', String(bad), verdict(bad === 0)],
     );
     if (sessions > 1) {
       const endRss = Math.max(...cloak.map((r) => r.rss.lastMb));
       const peakRss = Math.max(...cloak.map((r) => r.rss.peakMb));
-      summary.push(['5', `RSS ≤ ${TARGETS.rssMb} MB under the ${sessions}-session load`, `${mb(endRss)} at the end, ${mb(peakRss)} peak`, verdict(peakRss <= TARGETS.rssMb)]);
+      summary.push([
+        '5',
+        `RSS ≤ ${TARGETS.rssMb} MB under the ${sessions}-session load`,
+        `${mb(endRss)} at the end, ${mb(peakRss)} peak`,
+        verdict(peakRss <= TARGETS.rssMb),
+      ]);
     }
     text.push(`### ${tag}`, '', loadTable(subset, { withRss: true }), '');
-    text.push(`Cloakroom, mean over rounds: ${x(mean(toRaw))} raw node:http, ${x(mean(vsFile))} express-session + session-file-store, ${x(mean(vsMemory))} express-session + MemoryStore.`, '');
+    text.push(
+      `Cloakroom, mean over rounds: ${x(mean(toRaw))} raw node:http, ${x(mean(vsFile))} express-session + session-file-store, ${x(mean(vsMemory))} express-session + MemoryStore.`,
+      '',
+    );
   }
-  text.push('non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.', '', CPU_NOTE, retryNote, '');
+  text.push(
+    'non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.',
+    '',
+    CPU_NOTE,
+    retryNote,
+    '',
+  );
   return { rows: summary, text: text.join('\n') };
 }
 
 function touchSection(rows) {
   const summary = [];
   const text = ['## 2. Sliding expiry: file rewrites under load on one session', ''];
-  text.push('Method: fs.watch (inotify) on the sessions directory counts `rename` events for the session\'s file name (an atomic write renames a temp file onto it); `change` events for that name would be in-place writes. Independently, the file\'s inode is sampled every 5 ms (each atomic rewrite gives the name a new inode). Allowed by the touch rule (lib/sessions/record.ts touchIntervalMs): ceil(load seconds / touch interval) + 1, touch interval = min(idle / 10, 60 s).', '');
-  text.push('| SESSION_IDLE_TIMEOUT | touch interval | load | requests (non-2xx) | renames (fs.watch) | inode changes | in-place writes | allowed | lastSeenAt slid by | result |');
+  text.push(
+    "Method: fs.watch (inotify) on the sessions directory counts `rename` events for the session's file name (an atomic write renames a temp file onto it); `change` events for that name would be in-place writes. Independently, the file's inode is sampled every 5 ms (each atomic rewrite gives the name a new inode). Allowed by the touch rule (lib/sessions/record.ts touchIntervalMs): ceil(load seconds / touch interval) + 1, touch interval = min(idle / 10, 60 s).",
+    '',
+  );
+  text.push(
+    '| SESSION_IDLE_TIMEOUT | touch interval | load | requests (non-2xx) | renames (fs.watch) | inode changes | in-place writes | allowed | lastSeenAt slid by | result |',
+  );
   text.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const rewrites = Math.max(r.renames, r.inodeChanges);
     const mustSlide = r.interval < r.seconds;
     const ok = rewrites <= r.allowed && r.changes === 0 && r.non2xx === 0 && (!mustSlide || r.slidBySeconds > 0);
-    text.push(`| ${r.idle} s | ${r.interval} s | ${r.seconds.toFixed(1)} s | ${int(r.requests)} (${r.non2xx}) | ${r.renames} | ${r.inodeChanges} | ${r.changes} | ${r.allowed} | ${r.slidBySeconds.toFixed(1)} s | ${verdict(ok)} |`);
-    summary.push(['2', `idle ${r.idle} s: ≤ ${r.allowed} rewrites in ${r.seconds.toFixed(0)} s${mustSlide ? ', and expiry slides' : ''}`, `${rewrites} rewrite(s), lastSeenAt +${r.slidBySeconds.toFixed(1)} s`, verdict(ok)]);
+    text.push(
+      `| ${r.idle} s | ${r.interval} s | ${r.seconds.toFixed(1)} s | ${int(r.requests)} (${r.non2xx}) | ${r.renames} | ${r.inodeChanges} | ${r.changes} | ${r.allowed} | ${r.slidBySeconds.toFixed(1)} s | ${verdict(ok)} |`,
+    );
+    summary.push([
+      '2',
+      `idle ${r.idle} s: ≤ ${r.allowed} rewrites in ${r.seconds.toFixed(0)} s${mustSlide ? ', and expiry slides' : ''}`,
+      `${rewrites} rewrite(s), lastSeenAt +${r.slidBySeconds.toFixed(1)} s`,
+      verdict(ok),
+    ]);
   }
-  text.push('', 'A verdict also needs zero in-place writes, zero non-2xx and, when the interval is shorter than the load, a lastSeenAt that moved.', '');
+  text.push(
+    '',
+    'A verdict also needs zero in-place writes, zero non-2xx and, when the interval is shorter than the load, a lastSeenAt that moved.',
+    '',
+  );
   return { rows: summary, text: text.join('\n') };
 }
 
@@ -180,9 +244,22 @@ function createSection(rows) {
   const text = ['## 3. Session creation: guest POST /api/cart with no cookie', ''];
   text.push('Every request creates a session (a file, except for MemoryStore; raw node:http stores nothing and is the ceiling).', '');
   text.push(loadTable(rows, { withFiles: true }), '');
-  text.push(`Cloakroom, mean over rounds: ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Non-2xx + socket errors for Cloakroom: ${bad}.`, '', CPU_NOTE, retryNote, '');
+  text.push(
+    `Cloakroom, mean over rounds: ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Non-2xx + socket errors for Cloakroom: ${bad}.`,
+    '',
+    CPU_NOTE,
+    retryNote,
+    '',
+  );
   return {
-    rows: [['3', `session creation ≥ ${x(TARGETS.creationVsFileStore)} express-session + session-file-store`, `${x(mean(vsFile))}${range(vsFile)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`, verdict(mean(vsFile) >= TARGETS.creationVsFileStore && bad === 0)]],
+    rows: [
+      [
+        '3',
+        `session creation ≥ ${x(TARGETS.creationVsFileStore)} express-session + session-file-store`,
+        `${x(mean(vsFile))}${range(vsFile)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`,
+        verdict(mean(vsFile) >= TARGETS.creationVsFileStore && bad === 0),
+      ],
+    ],
     text: text.join('\n'),
   };
 }
@@ -211,13 +288,40 @@ function sweepSection(r) {
     `| surviving sessions (GET /api/session) | live IDs → ${r.checks.live.join(', ')} (want 200); expired IDs → ${r.checks.expired.join(', ')} (want 401) |`,
     '',
   );
-  text.push('The load runs in 1 s wrk slices so that "during" covers only the sweep (p99: the median slice\'s); the first slice (a cold process) is left out of "during" when there are two or more. RSS growth counts everything from the listening line to the sweep\'s end, the load\'s own growth included (see the control).', '', CPU_NOTE, '');
+  text.push(
+    'The load runs in 1 s wrk slices so that "during" covers only the sweep (p99: the median slice\'s); the first slice (a cold process) is left out of "during" when there are two or more. RSS growth counts everything from the listening line to the sweep\'s end, the load\'s own growth included (see the control).',
+    '',
+    CPU_NOTE,
+    '',
+  );
   return {
     rows: [
-      ['4', 'sweep duration (report only)', r.sweepDone ? `${r.sweepSeconds.toFixed(2)} s under load, ${r.alone.sweepDone ? `${r.alone.sweepSeconds.toFixed(2)} s` : 'unfinished'} without, for ${int(r.expired)} expired of ${int(r.total)}` : 'did not finish', r.sweepDone ? 'info' : '**MISS**'],
-      ['4', `/api/me during the sweep ≥ ${x(TARGETS.sweepThroughput)} of after`, ratio === null ? 'not measured' : `${x(ratio)} (${int(r.during.rps)} vs ${int(r.after.rps)} req/s)`, verdict(ratio !== null && ratio >= TARGETS.sweepThroughput)],
-      ['4', `RSS growth during the sweep ≤ ${TARGETS.sweepRssGrowthMb} MB`, `+${mb(growth)} under load (load alone: +${mb(controlGrowth)}; sweep alone: +${mb(r.alone.peakMb - r.alone.rssAtStartMb)})`, verdict(growth <= TARGETS.sweepRssGrowthMb)],
-      ['4', 'sweep keeps live sessions, removes expired ones', `live → ${r.checks.live.join('/')}, expired → ${r.checks.expired.join('/')}`, verdict(liveOk && expiredOk && r.tempFilesLeft === 0)],
+      [
+        '4',
+        'sweep duration (report only)',
+        r.sweepDone
+          ? `${r.sweepSeconds.toFixed(2)} s under load, ${r.alone.sweepDone ? `${r.alone.sweepSeconds.toFixed(2)} s` : 'unfinished'} without, for ${int(r.expired)} expired of ${int(r.total)}`
+          : 'did not finish',
+        r.sweepDone ? 'info' : '**MISS**',
+      ],
+      [
+        '4',
+        `/api/me during the sweep ≥ ${x(TARGETS.sweepThroughput)} of after`,
+        ratio === null ? 'not measured' : `${x(ratio)} (${int(r.during.rps)} vs ${int(r.after.rps)} req/s)`,
+        verdict(ratio !== null && ratio >= TARGETS.sweepThroughput),
+      ],
+      [
+        '4',
+        `RSS growth during the sweep ≤ ${TARGETS.sweepRssGrowthMb} MB`,
+        `+${mb(growth)} under load (load alone: +${mb(controlGrowth)}; sweep alone: +${mb(r.alone.peakMb - r.alone.rssAtStartMb)})`,
+        verdict(growth <= TARGETS.sweepRssGrowthMb),
+      ],
+      [
+        '4',
+        'sweep keeps live sessions, removes expired ones',
+        `live → ${r.checks.live.join('/')}, expired → ${r.checks.expired.join('/')}`,
+        verdict(liveOk && expiredOk && r.tempFilesLeft === 0),
+      ],
     ],
     text: text.join('\n'),
   };
@@ -225,7 +329,10 @@ function sweepSection(r) {
 
 function signInSection(r) {
   const text = ['## 5. Sign-in at the default SCRYPT_COST', ''];
-  const statuses = (s) => Object.entries(s).map(([k, v]) => `${k}: ${v}`).join(', ');
+  const statuses = (s) =>
+    Object.entries(s)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
   text.push(
     '| | |',
     '| --- | --- |',
@@ -243,9 +350,19 @@ function signInSection(r) {
   );
   return {
     rows: [
-      ['6', 'sign-ins per second at the default cost (report only)', `${r.signIns.perSecond.toFixed(2)}/s with ${r.concurrency} in flight`, 'info'],
+      [
+        '6',
+        'sign-ins per second at the default cost (report only)',
+        `${r.signIns.perSecond.toFixed(2)}/s with ${r.concurrency} in flight`,
+        'info',
+      ],
       ['6', `${r.probe.count} correct sign-ins at once for one account (report only)`, statuses(r.probe.statuses), 'info'],
-      ['6', `/api/me p99 ≤ ${TARGETS.signInP99Ms} ms while ${r.inFlight} sign-ins run`, `${ms(r.duringSignIns.p99Ms)} ms (alone: ${ms(r.quiet.p99Ms)} ms), non-2xx ${r.duringSignIns.non2xx}`, verdict(r.duringSignIns.p99Ms <= TARGETS.signInP99Ms && r.duringSignIns.non2xx === 0)],
+      [
+        '6',
+        `/api/me p99 ≤ ${TARGETS.signInP99Ms} ms while ${r.inFlight} sign-ins run`,
+        `${ms(r.duringSignIns.p99Ms)} ms (alone: ${ms(r.quiet.p99Ms)} ms), non-2xx ${r.duringSignIns.non2xx}`,
+        verdict(r.duringSignIns.p99Ms <= TARGETS.signInP99Ms && r.duringSignIns.non2xx === 0),
+      ],
     ],
     text: text.join('\n'),
   };

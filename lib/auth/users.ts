@@ -191,7 +191,12 @@ function identityOf(stats: Stats | null): string | null {
 
 /** lockKeyOf names the users file's lock after the file: `users.json` → `users-json.lock`, beside it. */
 function lockKeyOf(file: string): string {
-  return path.basename(file).replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64) || 'users';
+  return (
+    path
+      .basename(file)
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 64) || 'users'
+  );
 }
 
 function keyOf(username: string): string {

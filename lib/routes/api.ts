@@ -59,7 +59,8 @@ export function apiRoutes(services: Services): Route<Handler>[] {
 
   const inspectSession = async (ctx: Context): Promise<void> => {
     const { id, record, cookie, fileLabel } = ctx.session;
-    if (id === null || record === null || fileLabel === null) throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
+    if (id === null || record === null || fileLabel === null)
+      throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
     sendJson(ctx, 200, inspectorView({ id, record, cookie, fileLabel }, config, ctx.now));
   };
 
@@ -88,7 +89,10 @@ export function apiRoutes(services: Services): Route<Handler>[] {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
     if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
-    const data = await ctx.session.modify({ narrate: `theme: ${theme}`, event: `theme set to ${theme}` }, (current) => ({ ...current, theme: theme as Theme }));
+    const data = await ctx.session.modify({ narrate: `theme: ${theme}`, event: `theme set to ${theme}` }, (current) => ({
+      ...current,
+      theme: theme as Theme,
+    }));
     sendJson(ctx, 200, { theme: data.theme });
   };
 

@@ -53,7 +53,17 @@ export function authRoutes(services: Services): Route<Handler>[] {
       ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
       const headers = { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) };
       if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
-      return sendHtml(ctx, 429, pages.render('login', { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'throttled', next: fields.next === undefined ? '' : next }), headers);
+      return sendHtml(
+        ctx,
+        429,
+        pages.render('login', {
+          theme: themeOf(ctx),
+          session: ctx.session.id !== null,
+          error: 'throttled',
+          next: fields.next === undefined ? '' : next,
+        }),
+        headers,
+      );
     }
     const user = await users.find(username);
     const ok = await hashOrAnswerBusy(ctx, kind, 'login', services, () => hasher.verify(password, user?.password ?? null));
@@ -106,12 +116,23 @@ async function upgradeHash(services: Services, user: UserRecord, password: strin
  * back with a readable message and the result is null: the answer has been
  * sent. A JSON client gets the 503 itself.
  */
-async function hashOrAnswerBusy<T>(ctx: Context, kind: BodyKind, page: PageName, services: Services, task: () => Promise<T>): Promise<T | null> {
+async function hashOrAnswerBusy<T>(
+  ctx: Context,
+  kind: BodyKind,
+  page: PageName,
+  services: Services,
+  task: () => Promise<T>,
+): Promise<T | null> {
   try {
     return await task();
   } catch (error) {
     if (kind === 'json' || !(error instanceof HasherBusyError)) throw error;
-    sendHtml(ctx, error.status, services.pages.render(page, { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'busy' }), error.headers);
+    sendHtml(
+      ctx,
+      error.status,
+      services.pages.render(page, { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'busy' }),
+      error.headers,
+    );
     return null;
   }
 }

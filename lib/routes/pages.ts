@@ -22,14 +22,18 @@ export function pageRoutes(services: Services): Route<Handler>[] {
     });
     sendHtml(ctx, 200, html);
   };
-  const publicPage = (name: PageName): Handler => async (ctx) => {
-    if (ctx.user !== null) return redirect(ctx, '/dashboard');
-    render(ctx, name);
-  };
-  const protectedPage = (name: PageName): Handler => async (ctx) => {
-    if (ctx.user === null) return redirect(ctx, `/login?next=${encodeURIComponent(ctx.path)}`);
-    render(ctx, name);
-  };
+  const publicPage =
+    (name: PageName): Handler =>
+    async (ctx) => {
+      if (ctx.user !== null) return redirect(ctx, '/dashboard');
+      render(ctx, name);
+    };
+  const protectedPage =
+    (name: PageName): Handler =>
+    async (ctx) => {
+      if (ctx.user === null) return redirect(ctx, `/login?next=${encodeURIComponent(ctx.path)}`);
+      render(ctx, name);
+    };
   return [
     ['GET', '/', async (ctx) => redirect(ctx, ctx.user === null ? '/login' : '/dashboard')],
     ['GET', '/login', publicPage('login')],

@@ -49,9 +49,10 @@ export function createInspector() {
     $('inspector-empty').hidden = hasSession;
     if (!hasSession) {
       $('rotation-callout').hidden = true;
-      $('inspector-empty').textContent = result.status === 401
-        ? 'No session: your browser sent no session cookie, or the session it named has ended. The server keeps nothing for you.'
-        : `Could not load the session. ${describeFailure(result)}`;
+      $('inspector-empty').textContent =
+        result.status === 401
+          ? 'No session: your browser sent no session cookie, or the session it named has ended. The server keeps nothing for you.'
+          : `Could not load the session. ${describeFailure(result)}`;
       return;
     }
 

@@ -59,8 +59,7 @@ const displayName = reporter('display-name');
 $('display-name-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const value = $('display-name-input').value;
-  const result = await whileBusy($('display-name-fields'), () =>
-    api('/api/profile', { method: 'PATCH', body: { displayName: value } }));
+  const result = await whileBusy($('display-name-fields'), () => api('/api/profile', { method: 'PATCH', body: { displayName: value } }));
 
   if (result.status === 200) {
     showAccount(result.body);
@@ -83,18 +82,20 @@ $('password-form').addEventListener('submit', async (event) => {
   }
 
   const result = await whileBusy($('password-fields'), () =>
-    api('/api/password', { method: 'POST', body: { currentPassword, newPassword } }));
+    api('/api/password', { method: 'POST', body: { currentPassword, newPassword } }),
+  );
 
   if (result.status === 200) {
     $('password-form').reset();
-    password.success(
-      'Password changed. Every other session of yours has ended; this one carries on with a new session ID.');
+    password.success('Password changed. Every other session of yours has ended; this one carries on with a new session ID.');
     return;
   }
   if (result.status === 401) showSignedOut();
-  password.failure(describeFailure(result, {
-    403: 'That is not your current password, so nothing was changed.',
-  }));
+  password.failure(
+    describeFailure(result, {
+      403: 'That is not your current password, so nothing was changed.',
+    }),
+  );
 });
 
 $('display-name-fields').disabled = false;

@@ -58,9 +58,7 @@ export function showTime(element, iso) {
   element.dateTime = iso;
   element.title = iso;
   const sameDay = date.toDateString() === new Date().toDateString();
-  element.textContent = sameDay
-    ? date.toLocaleTimeString()
-    : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  element.textContent = sameDay ? date.toLocaleTimeString() : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
 /**

@@ -43,44 +43,51 @@ async function assertOnLoginPage(page: Page, how: string): Promise<void> {
 // The skip is on each test, not on the describe: node:test counts the tests of
 // a skipped describe as nothing at all, and the summary must say what was skipped.
 describe('Cloakroom in a real browser', () => {
-  it('keeps a guest cart and theme through registration while the session ID is replaced and stays hidden from scripts', { skip: browserSkip }, async (t) => {
-    const server = await startTestServer(t);
-    const page = await openPage(t);
-    await page.goto(`${server.url}/login`);
+  it(
+    'keeps a guest cart and theme through registration while the session ID is replaced and stays hidden from scripts',
+    { skip: browserSkip },
+    async (t) => {
+      const server = await startTestServer(t);
+      const page = await openPage(t);
+      await page.goto(`${server.url}/login`);
 
-    await addToCart(page, 'umbrella');
-    await addToCart(page, 'scarf');
-    await page.click('#theme-dark');
-    await page.locator('#theme-dark[aria-pressed="true"]').waitFor();
-    assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
-    await page.locator('#session-status', { hasText: 'Guest session' }).waitFor();
-    const guestPrefix = await page.locator('#session-status-id').textContent();
-    assert.match(guestPrefix ?? '', ID_PREFIX);
+      await addToCart(page, 'umbrella');
+      await addToCart(page, 'scarf');
+      await page.click('#theme-dark');
+      await page.locator('#theme-dark[aria-pressed="true"]').waitFor();
+      assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
+      await page.locator('#session-status', { hasText: 'Guest session' }).waitFor();
+      const guestPrefix = await page.locator('#session-status-id').textContent();
+      assert.match(guestPrefix ?? '', ID_PREFIX);
 
-    await page.click('.site-nav a[href="/register"]');
-    assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark', 'the register page is drawn in the guest theme');
-    await page.fill('#register-username', 'alice');
-    await page.fill('#register-password', PASSWORD);
-    await page.click('#register-submit');
-    await page.waitForURL(`${server.url}/dashboard`);
+      await page.click('.site-nav a[href="/register"]');
+      assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark', 'the register page is drawn in the guest theme');
+      await page.fill('#register-username', 'alice');
+      await page.fill('#register-password', PASSWORD);
+      await page.click('#register-submit');
+      await page.waitForURL(`${server.url}/dashboard`);
 
-    await page.locator('#cart-list li').nth(1).waitFor();
-    assert.deepEqual(await page.locator('#cart-list li').allTextContents(), ['umbrella', 'scarf']);
-    assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
+      await page.locator('#cart-list li').nth(1).waitFor();
+      assert.deepEqual(await page.locator('#cart-list li').allTextContents(), ['umbrella', 'scarf']);
+      assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
 
-    await page.locator('#session-id').waitFor();
-    const signedInPrefix = await page.locator('#session-id').textContent();
-    assert.match(signedInPrefix ?? '', ID_PREFIX);
-    assert.notEqual(signedInPrefix, guestPrefix, 'signing in must replace the session ID');
-    assert.equal(await page.locator('#rotation-callout').isVisible(), true);
-    const events = await page.locator('#session-events li').allTextContents();
-    assert.ok(events.some((event) => event.includes('ID replaced')), `events: ${JSON.stringify(events)}`);
+      await page.locator('#session-id').waitFor();
+      const signedInPrefix = await page.locator('#session-id').textContent();
+      assert.match(signedInPrefix ?? '', ID_PREFIX);
+      assert.notEqual(signedInPrefix, guestPrefix, 'signing in must replace the session ID');
+      assert.equal(await page.locator('#rotation-callout').isVisible(), true);
+      const events = await page.locator('#session-events li').allTextContents();
+      assert.ok(
+        events.some((event) => event.includes('ID replaced')),
+        `events: ${JSON.stringify(events)}`,
+      );
 
-    const visibleCookies: unknown = await page.evaluate('document.cookie');
-    assert.equal(typeof visibleCookies, 'string');
-    assert.ok(!String(visibleCookies).includes('sid='), `document.cookie exposed the session: ${String(visibleCookies)}`);
-    assert.match(await page.locator('#document-cookie-verdict').innerText(), /is not in it/);
-  });
+      const visibleCookies: unknown = await page.evaluate('document.cookie');
+      assert.equal(typeof visibleCookies, 'string');
+      assert.ok(!String(visibleCookies).includes('sid='), `document.cookie exposed the session: ${String(visibleCookies)}`);
+      assert.match(await page.locator('#document-cookie-verdict').innerText(), /is not in it/);
+    },
+  );
 
   it('shows the login page, not a cached dashboard, when going Back or reloading after sign-out', { skip: browserSkip }, async (t) => {
     const server = await startTestServer(t);
@@ -122,35 +129,39 @@ describe('Cloakroom in a real browser', () => {
     assert.equal(await page.locator('#login-form').isVisible(), true, 'the form is still there to try again with');
   });
 
-  it('shows a display name full of markup as text on the dashboard and the profile, and runs none of it', { skip: browserSkip }, async (t) => {
-    const markup = '<img src=x onerror=alert(1)>';
-    const server = await startTestServer(t);
-    const page = await openPage(t);
-    const dialogs: string[] = [];
-    page.on('dialog', (dialog) => {
-      dialogs.push(dialog.message());
-      void dialog.dismiss();
-    });
-    await signUp(page, server.url, 'dave');
+  it(
+    'shows a display name full of markup as text on the dashboard and the profile, and runs none of it',
+    { skip: browserSkip },
+    async (t) => {
+      const markup = '<img src=x onerror=alert(1)>';
+      const server = await startTestServer(t);
+      const page = await openPage(t);
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      await signUp(page, server.url, 'dave');
 
-    await page.goto(`${server.url}/profile`);
-    // The page fills the field from /api/me; typing before that would be overwritten.
-    await page.locator('#profile-display-name', { hasText: 'dave' }).waitFor();
-    await page.fill('#display-name-input', markup);
-    await page.click('#display-name-submit');
-    await page.locator('#display-name-status', { hasText: 'Saved' }).waitFor();
+      await page.goto(`${server.url}/profile`);
+      // The page fills the field from /api/me; typing before that would be overwritten.
+      await page.locator('#profile-display-name', { hasText: 'dave' }).waitFor();
+      await page.fill('#display-name-input', markup);
+      await page.click('#display-name-submit');
+      await page.locator('#display-name-status', { hasText: 'Saved' }).waitFor();
 
-    await page.goto(`${server.url}/dashboard`);
-    await page.locator('#account-line').waitFor();
-    assert.equal(await page.locator('#greeting').textContent(), `Hello, ${markup}`);
-    assert.equal(await page.locator('#greeting img').count(), 0);
+      await page.goto(`${server.url}/dashboard`);
+      await page.locator('#account-line').waitFor();
+      assert.equal(await page.locator('#greeting').textContent(), `Hello, ${markup}`);
+      assert.equal(await page.locator('#greeting img').count(), 0);
 
-    await page.goto(`${server.url}/profile`);
-    await page.locator('#profile-line').waitFor();
-    assert.equal(await page.locator('#profile-display-name').textContent(), markup);
-    assert.equal(await page.locator('#profile-line img').count(), 0);
-    assert.deepEqual(dialogs, []);
-  });
+      await page.goto(`${server.url}/profile`);
+      await page.locator('#profile-line').waitFor();
+      assert.equal(await page.locator('#profile-display-name').textContent(), markup);
+      assert.equal(await page.locator('#profile-line img').count(), 0);
+      assert.deepEqual(dialogs, []);
+    },
+  );
 
   it('counts the idle timeout down to zero, after which the next page is the login page', { skip: browserSkip }, async (t) => {
     const idleTimeoutMs = 3000;
@@ -169,28 +180,32 @@ describe('Cloakroom in a real browser', () => {
     await assertOnLoginPage(page, 'opening /dashboard after the idle timeout');
   });
 
-  it('loads every page without console errors or CSP violations, with labelled inputs, images with alt text and one h1', { skip: browserSkip }, async (t) => {
-    const server = await startTestServer(t);
-    const page = await openPage(t);
-    const problems = await watchForProblems(page);
+  it(
+    'loads every page without console errors or CSP violations, with labelled inputs, images with alt text and one h1',
+    { skip: browserSkip },
+    async (t) => {
+      const server = await startTestServer(t);
+      const page = await openPage(t);
+      const problems = await watchForProblems(page);
 
-    const checkPage = async (pathname: string): Promise<void> => {
-      // networkidle: the page's own scripts have finished their requests, so their errors would have shown.
-      await page.goto(`${server.url}${pathname}`, { waitUntil: 'networkidle' });
-      assert.equal(new URL(page.url()).pathname, pathname);
-      assert.deepEqual(await problems.readCspViolations(), [], `CSP violations on ${pathname}`);
-      assert.deepEqual(await unlabelledControls(page), [], `inputs without a label on ${pathname}`);
-      assert.equal(await page.locator('img:not([alt])').count(), 0, `images without alt on ${pathname}`);
-      assert.equal(await page.locator('h1').count(), 1, `h1 elements on ${pathname}`);
-    };
+      const checkPage = async (pathname: string): Promise<void> => {
+        // networkidle: the page's own scripts have finished their requests, so their errors would have shown.
+        await page.goto(`${server.url}${pathname}`, { waitUntil: 'networkidle' });
+        assert.equal(new URL(page.url()).pathname, pathname);
+        assert.deepEqual(await problems.readCspViolations(), [], `CSP violations on ${pathname}`);
+        assert.deepEqual(await unlabelledControls(page), [], `inputs without a label on ${pathname}`);
+        assert.equal(await page.locator('img:not([alt])').count(), 0, `images without alt on ${pathname}`);
+        assert.equal(await page.locator('h1').count(), 1, `h1 elements on ${pathname}`);
+      };
 
-    await checkPage('/login');
-    await checkPage('/register');
-    await signUp(page, server.url, 'frank');
-    await checkPage('/dashboard');
-    await checkPage('/profile');
+      await checkPage('/login');
+      await checkPage('/register');
+      await signUp(page, server.url, 'frank');
+      await checkPage('/dashboard');
+      await checkPage('/profile');
 
-    assert.deepEqual(problems.consoleErrors, []);
-    assert.deepEqual(problems.pageErrors, []);
-  });
+      assert.deepEqual(problems.consoleErrors, []);
+      assert.deepEqual(problems.pageErrors, []);
+    },
+  );
 });

@@ -13,7 +13,6 @@ import type { TestServer } from '../support/server.ts';
 
 const SECOND = 1000;
 
-
 function assertJsonNoStore(reply: Reply): void {
   assert.equal(reply.headers.get('content-type'), 'application/json; charset=utf-8');
   assert.equal(reply.headers.get('cache-control'), 'no-store');
@@ -170,7 +169,10 @@ describe('POST /api/password', () => {
   it('answers 429 after 5 wrong current passwords', async (t) => {
     const { alice } = await aliceSignedIn(t);
     for (let i = 0; i < 5; i++) {
-      assert.equal((await alice.json('POST', '/api/password', { currentPassword: `wrong ${i}`, newPassword: 'a brand new password' })).status, 403);
+      assert.equal(
+        (await alice.json('POST', '/api/password', { currentPassword: `wrong ${i}`, newPassword: 'a brand new password' })).status,
+        403,
+      );
     }
     const reply = await alice.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
     assert.equal(reply.status, 429);

@@ -11,8 +11,6 @@ import { sessionFiles } from '../support/files.ts';
 import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
-
-
 async function readSession(server: TestServer, id: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`), 'utf8'));
 }
@@ -67,7 +65,11 @@ describe('POST /register', () => {
 
   it('accepts the boundaries: 3 and 32 character names, 8 and 1024 character passwords', async (t) => {
     const server = await startTestServer(t);
-    for (const [username, password] of [['abc', 'x'.repeat(8)], ['a'.repeat(32), 'x'.repeat(1024)], ['A.b_c-9', '🧥'.repeat(8)]] as const) {
+    for (const [username, password] of [
+      ['abc', 'x'.repeat(8)],
+      ['a'.repeat(32), 'x'.repeat(1024)],
+      ['A.b_c-9', '🧥'.repeat(8)],
+    ] as const) {
       const reply = await server.client().json('POST', '/register', { username, password });
       assert.equal(reply.status, 201, `${username} / ${password.length}`);
     }
@@ -252,7 +254,11 @@ describe('POST /login', () => {
     const view = (await browser.get('/api/session')).json;
     assert.equal(view.user, 'erin');
     assert.deepEqual(view.data, { cart: [], theme: null });
-    assert.deepEqual(view.events.map((event: { event: string }) => event.event), ['created at sign-in'], "nothing of dave's session, not even its history");
+    assert.deepEqual(
+      view.events.map((event: { event: string }) => event.event),
+      ['created at sign-in'],
+      "nothing of dave's session, not even its history",
+    );
     // Signing in again as the same user keeps the cart, as it does for a guest.
     await browser.json('POST', '/api/cart', { item: "erin's hat" });
     await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });

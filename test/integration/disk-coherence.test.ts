@@ -113,7 +113,11 @@ describe('the record cache tells file versions apart by inode and ctime too, not
     let after = await rewrite();
     for (let i = 0; i < MAX_REWRITES && after.ctimeMs === before.ctimeMs; i++) after = await rewrite();
 
-    assert.deepEqual([after.ino, after.size, after.mtimeMs], [before.ino, before.size, before.mtimeMs], 'the same inode, size and mtime: only the ctime tells');
+    assert.deepEqual(
+      [after.ino, after.size, after.mtimeMs],
+      [before.ino, before.size, before.mtimeMs],
+      'the same inode, size and mtime: only the ctime tells',
+    );
     assert.notEqual(after.ctimeMs, before.ctimeMs);
     assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
   });

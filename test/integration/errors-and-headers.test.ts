@@ -96,7 +96,9 @@ describe('errors', () => {
     const exchange = await RawExchange.open(server.url);
     const small = JSON.stringify({ item: 'hat' });
     const interim = exchange.interim();
-    await exchange.write(`POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+    await exchange.write(
+      `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
     assert.equal(await interim, 100);
     await exchange.write(small);
     assert.equal((await answerOf(exchange)).status, 200);
@@ -106,10 +108,15 @@ describe('errors', () => {
     const server = await startTestServer(t);
     const browser = server.client();
     await register(browser, 'bodyless');
-    for (const [method, pathname] of [['POST', '/logout'], ['DELETE', '/api/cart']] as const) {
+    for (const [method, pathname] of [
+      ['POST', '/logout'],
+      ['DELETE', '/api/cart'],
+    ] as const) {
       const unsupported = await browser.request(method, pathname, 'x', { 'Content-Type': 'text/plain' });
       assert.equal(unsupported.status, 415, `${method} ${pathname}`);
-      const oversized = await browser.request(method, pathname, 'x'.repeat(MAX_BODY_BYTES + 1), { 'Content-Type': 'application/x-www-form-urlencoded' });
+      const oversized = await browser.request(method, pathname, 'x'.repeat(MAX_BODY_BYTES + 1), {
+        'Content-Type': 'application/x-www-form-urlencoded',
+      });
       assert.equal(oversized.status, 413, `${method} ${pathname}`);
     }
     assert.equal((await browser.get('/api/me')).status, 200, 'the refused logouts ended nothing');
@@ -119,17 +126,26 @@ describe('errors', () => {
     const server = await startTestServer(t);
     const { port } = new URL(server.url);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/cart', headers: { 'Content-Type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/api/cart', headers: { 'Content-Type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write('{"item":"');
       req.write('x'.repeat(MAX_BODY_BYTES));
       req.end('"}');
     });
     assert.equal(status, 413);
-    assert.deepEqual(await server.client().json('DELETE', '/api/cart').then((r) => r.json), { cart: [] });
+    assert.deepEqual(
+      await server
+        .client()
+        .json('DELETE', '/api/cart')
+        .then((r) => r.json),
+      { cart: [] },
+    );
   });
 
   it('answers 415 to an unsupported Content-Type', async (t) => {
@@ -145,7 +161,12 @@ describe('errors', () => {
 
   it('answers 400 to malformed JSON', async (t) => {
     const server = await startTestServer(t);
-    for (const [path, method] of [['/api/cart', 'POST'], ['/login', 'POST'], ['/register', 'POST'], ['/api/preferences', 'PUT']] as const) {
+    for (const [path, method] of [
+      ['/api/cart', 'POST'],
+      ['/login', 'POST'],
+      ['/register', 'POST'],
+      ['/api/preferences', 'PUT'],
+    ] as const) {
       const reply = await server.client().request(method, path, '{"item":', { 'Content-Type': 'application/json' });
       assert.equal(reply.status, 400, path);
       assert.equal(reply.json.error, 'malformed_json', path);
@@ -192,7 +213,12 @@ describe('errors', () => {
 
   it('lets same-origin, typed-in and header-less unsafe requests through', async (t) => {
     const server = await startTestServer(t);
-    const allowed: Array<Record<string, string>> = [{ 'Sec-Fetch-Site': 'same-origin' }, { 'Sec-Fetch-Site': 'none' }, { Origin: server.url }, {}];
+    const allowed: Array<Record<string, string>> = [
+      { 'Sec-Fetch-Site': 'same-origin' },
+      { 'Sec-Fetch-Site': 'none' },
+      { Origin: server.url },
+      {},
+    ];
     for (const headers of allowed) {
       const reply = await server.client().json('POST', '/api/cart', { item: 'hat' }, headers);
       assert.equal(reply.status, 200, JSON.stringify(headers));

@@ -159,7 +159,10 @@ describe('no other URL serves a page', () => {
       assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404);
       const browser = await signedIn(server.client());
       const cookie = `sid=${browser.sid}`;
-      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).status, 404);
+      assert.equal(
+        (await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).status,
+        404,
+      );
     });
   }
 });
@@ -215,7 +218,16 @@ describe('static files', () => {
 
   it('serves nothing outside public/', async (t) => {
     const server = await startTestServer(t);
-    const paths = ['/server.ts', '/package.json', '/lib/app.ts', '/../package.json', '/%2e%2e/package.json', '/js/../../server.ts', '/js/%2e%2e/%2e%2e/server.ts', '/js/..%2F..%2Fserver.ts'];
+    const paths = [
+      '/server.ts',
+      '/package.json',
+      '/lib/app.ts',
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/js/../../server.ts',
+      '/js/%2e%2e/%2e%2e/server.ts',
+      '/js/..%2F..%2Fserver.ts',
+    ];
     for (const path of paths) {
       assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404, path);
     }

@@ -35,7 +35,11 @@ describe('server.ts', () => {
     const reply = await fetch(`${url}/login`);
     assert.equal(reply.status, 200);
     await reply.text();
-    const cart = await fetch(`${url}/api/cart`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"item":"hat"}' });
+    const cart = await fetch(`${url}/api/cart`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"item":"hat"}',
+    });
     assert.equal(cart.status, 200);
     await cart.text();
     started.child.kill('SIGTERM');

@@ -14,7 +14,6 @@ import type { Cleanup, TestServer } from '../support/server.ts';
 
 const SECOND = 1000;
 
-
 function fileOf(server: TestServer, id: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`);
 }
@@ -98,12 +97,18 @@ describe('the session cookie', () => {
     const server = await startTestServer(t, { trustProxy: true });
     await register(server.client(), 'alice', PASSWORD);
     for (let i = 0; i < 50; i++) {
-      const reply = await server.client().json('POST', '/login', { username: `user${i}`, password: 'wrong password' }, { 'X-Forwarded-For': `10.0.0.${i}, 198.51.100.7` });
+      const reply = await server
+        .client()
+        .json('POST', '/login', { username: `user${i}`, password: 'wrong password' }, { 'X-Forwarded-For': `10.0.0.${i}, 198.51.100.7` });
       assert.equal(reply.status, 401);
     }
-    const blocked = await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD }, { 'X-Forwarded-For': '10.9.9.9, 198.51.100.7' });
+    const blocked = await server
+      .client()
+      .json('POST', '/login', { username: 'alice', password: PASSWORD }, { 'X-Forwarded-For': '10.9.9.9, 198.51.100.7' });
     assert.equal(blocked.status, 429);
-    const other = await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD }, { 'X-Forwarded-For': '198.51.100.8' });
+    const other = await server
+      .client()
+      .json('POST', '/login', { username: 'alice', password: PASSWORD }, { 'X-Forwarded-For': '198.51.100.8' });
     assert.equal(other.status, 200);
   });
 });
@@ -150,7 +155,15 @@ describe('a session is created only when there is something to keep', () => {
     assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events']);
     assert.deepEqual(
       { ...record, events: undefined },
-      { version: 1, createdAt: new Date(T0).toISOString(), lastSeenAt: new Date(T0).toISOString(), user: null, generation: null, data: { cart: ['apple'], theme: null }, events: undefined },
+      {
+        version: 1,
+        createdAt: new Date(T0).toISOString(),
+        lastSeenAt: new Date(T0).toISOString(),
+        user: null,
+        generation: null,
+        data: { cart: ['apple'], theme: null },
+        events: undefined,
+      },
     );
   });
 });
@@ -277,7 +290,12 @@ describe('timeouts', () => {
     // The sweeper reports a run that deleted something; waiting for that report starts no second run.
     let reported!: (line: string) => void;
     const report = new Promise<string>((resolve) => (reported = resolve));
-    const logger = new Logger({ mode: 'requests', color: false, write: (text) => text.startsWith('sweeper:') && reported(text), writeError: () => undefined });
+    const logger = new Logger({
+      mode: 'requests',
+      color: false,
+      write: (text) => text.startsWith('sweeper:') && reported(text),
+      writeError: () => undefined,
+    });
     await startTestServer(t, { sessionsDir }, { clock: () => T0 + SECOND, logger });
     assert.match(await report, /^sweeper: 1 expired session file\(s\) and 0 stale temp file\(s\) deleted/);
     assert.deepEqual((await readdir(sessionsDir)).sort(), [path.basename(live)]);

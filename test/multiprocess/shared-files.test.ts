@@ -88,7 +88,10 @@ describe('two Cloakroom processes started separately on one directory pair', () 
     const browser = new Client(a.url);
     await register(browser, 'erin');
     const statuses = await cartAddsAlternating([a, b], browser);
-    assert.deepEqual(statuses, statuses.map(() => 200));
+    assert.deepEqual(
+      statuses,
+      statuses.map(() => 200),
+    );
     const cart = (await browser.get('/api/session')).json.data.cart as string[];
     assert.equal(cart.length, CART_ADDS);
     assert.deepEqual([...cart].sort(), Array.from({ length: CART_ADDS }, (_, i) => `item-${i}`).sort());
@@ -101,13 +104,16 @@ describe('two Cloakroom processes started separately on one directory pair', () 
     await register(laptop, 'frank');
     await laptop.json('POST', '/logout');
     const stolen = new Client(b.url);
-    stolen.cookies.set('sid', (await (async () => {
-      const again = new Client(a.url);
-      await again.json('POST', '/login', { username: 'frank', password: PASSWORD });
-      const cookie = again.sid!;
-      await again.json('POST', '/logout');
-      return cookie;
-    })()));
+    stolen.cookies.set(
+      'sid',
+      await (async () => {
+        const again = new Client(a.url);
+        await again.json('POST', '/login', { username: 'frank', password: PASSWORD });
+        const cookie = again.sid!;
+        await again.json('POST', '/logout');
+        return cookie;
+      })(),
+    );
     assert.equal((await stolen.get('/api/me')).status, 401, 'a logout on A ends the session on B');
 
     const phone = new Client(a.url);
@@ -141,12 +147,20 @@ describe('two Cloakroom processes started separately on one directory pair', () 
   it('keep working with a users file written by an earlier Cloakroom, every account intact', async (t) => {
     const dirs = await makeDirs(t);
     const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST });
-    const earlier = ['hana', 'ivan'].map((username, i) => ({ username, displayName: `${username} (earlier)`, createdAt: '2026-11-22T03:10:00.000Z', generation: i }));
+    const earlier = ['hana', 'ivan'].map((username, i) => ({
+      username,
+      displayName: `${username} (earlier)`,
+      createdAt: '2026-11-22T03:10:00.000Z',
+      generation: i,
+    }));
     const users = await Promise.all(earlier.map(async (user) => ({ ...user, password: await hasher.hash(PASSWORD) })));
     await mkdir(path.dirname(dirs.usersFile), { recursive: true });
     await writeFile(dirs.usersFile, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
     const [a, b] = await twoServers(t, dirs);
-    for (const [server, username] of [[a, 'hana'], [b, 'ivan']] as const) {
+    for (const [server, username] of [
+      [a, 'hana'],
+      [b, 'ivan'],
+    ] as const) {
       const client = new Client(server.url);
       assert.equal((await client.json('POST', '/login', { username, password: PASSWORD })).status, 200);
       assert.equal((await client.get('/api/me')).json.displayName, `${username} (earlier)`);
@@ -165,7 +179,10 @@ function workerPids(primary: Server): number[] {
     // ps exits 1 when it lists nothing: the primary has no children (left).
     return [];
   }
-  return out.split('\n').map((line) => Number(line.trim())).filter((pid) => pid > 0);
+  return out
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((pid) => pid > 0);
 }
 
 describe('WORKERS=2: one port, two worker processes', () => {
@@ -178,7 +195,10 @@ describe('WORKERS=2: one port, two worker processes', () => {
     await register(browser, 'kate');
     assert.equal((await browser.get('/api/me')).json.username, 'kate');
     const statuses = await cartAddsAlternating([server], browser);
-    assert.deepEqual(statuses, statuses.map(() => 200));
+    assert.deepEqual(
+      statuses,
+      statuses.map(() => 200),
+    );
     assert.equal(((await browser.get('/api/session')).json.data.cart as string[]).length, CART_ADDS);
     server.child.kill('SIGTERM');
     assert.deepEqual(await server.exited(EXIT_DEADLINE_MS), { code: 0, signal: null });
@@ -199,7 +219,10 @@ describe('WORKERS=2: one port, two worker processes', () => {
         headers: { 'Content-Type': 'application/json', Cookie: `sid=${browser.sid}` },
         body: JSON.stringify({ item: `x${i}` }),
         signal: AbortSignal.timeout(IN_FLIGHT_TIMEOUT_MS),
-      }).then((reply) => reply.arrayBuffer(), () => null),
+      }).then(
+        (reply) => reply.arrayBuffer(),
+        () => null,
+      ),
     );
     process.kill(victim!, 'SIGKILL');
     await Promise.all(inFlight);

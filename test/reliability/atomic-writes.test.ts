@@ -83,7 +83,10 @@ describe('temporary files of atomic writes', () => {
     const temps: string[] = [];
     const fs = hookedFs({ before: (operation, args) => void (operation === 'writeFile' && temps.push(path.basename(String(args[0])))) });
     // Two stores on one directory, as two Cloakroom processes would be.
-    const stores = [new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs }), new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs })];
+    const stores = [
+      new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs }),
+      new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs }),
+    ];
     const id = newSessionId();
     const base = newRecord(Date.now(), 'created as guest');
     await stores[0]!.create(id, base);

@@ -68,10 +68,16 @@ describe('many requests on one session', () => {
 
     const replies = await Promise.all(items.map((item) => clientWith(server, sid).json('POST', '/api/cart', { item })));
 
-    assert.deepEqual(replies.map((reply) => reply.status), items.map(() => 200));
+    assert.deepEqual(
+      replies.map((reply) => reply.status),
+      items.map(() => 200),
+    );
     // Each addition saw the one before it: the read-modify-writes ran one at a time.
     const lengths = replies.map((reply) => reply.json.cart.length).sort((a: number, b: number) => a - b);
-    assert.deepEqual(lengths, items.map((_, index) => index + 1));
+    assert.deepEqual(
+      lengths,
+      items.map((_, index) => index + 1),
+    );
     const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
     assert.deepEqual([...stored.data.cart].sort(), [...items].sort());
     const session = await browser.get('/api/session');
@@ -151,68 +157,76 @@ describe('many requests on one session', () => {
     assert.deepEqual(await readdir(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
   });
 
-  it('answers other requests on the same session while one request is slow inside its handler', { timeout: DEADLOCK_TIMEOUT_MS }, async (t) => {
-    const server = await startTestServer(t);
-    const browser = server.client();
-    await register(browser, 'slowpoke');
-    const sid = browser.sid!;
+  it(
+    'answers other requests on the same session while one request is slow inside its handler',
+    { timeout: DEADLOCK_TIMEOUT_MS },
+    async (t) => {
+      const server = await startTestServer(t);
+      const browser = server.client();
+      await register(browser, 'slowpoke');
+      const sid = browser.sid!;
 
-    const slow = await startSlowCartAdd(server, sid, 'slow');
-    let slowAnswered = false;
-    const slowAnswer = answerOf(slow.exchange).finally(() => (slowAnswered = true));
+      const slow = await startSlowCartAdd(server, sid, 'slow');
+      let slowAnswered = false;
+      const slowAnswer = answerOf(slow.exchange).finally(() => (slowAnswered = true));
 
-    const quick = await clientWith(server, sid).json('POST', '/api/cart', { item: 'quick' });
-    const me = await clientWith(server, sid).get('/api/me');
-    assert.equal(quick.status, 200);
-    assert.deepEqual(quick.json.cart, ['quick']);
-    assert.equal(me.status, 200);
-    assert.equal(slowAnswered, false, 'the slow request must still be waiting for its body');
+      const quick = await clientWith(server, sid).json('POST', '/api/cart', { item: 'quick' });
+      const me = await clientWith(server, sid).get('/api/me');
+      assert.equal(quick.status, 200);
+      assert.deepEqual(quick.json.cart, ['quick']);
+      assert.equal(me.status, 200);
+      assert.equal(slowAnswered, false, 'the slow request must still be waiting for its body');
 
-    await slow.finish();
-    const answer = await slowAnswer;
-    assert.equal(answer.status, 200);
-    assert.deepEqual(JSON.parse(answer.body).cart, ['quick', 'slow']);
-  });
+      await slow.finish();
+      const answer = await slowAnswer;
+      assert.equal(answer.status, 200);
+      assert.deepEqual(JSON.parse(answer.body).cart, ['quick', 'slow']);
+    },
+  );
 
-  it('answers /api/me while another request on the session is held in the middle of writing its file', { timeout: DEADLOCK_TIMEOUT_MS }, async (t) => {
-    let held: Gate | null = null;
-    let key = '';
-    const fs = hookedFs({
-      before: (operation, args) => {
-        // Only the temp-file write of this session's next save is held.
-        if (operation !== 'writeFile' || held === null || !path.basename(String(args[0])).startsWith(`.${key}.json.`)) return;
-        const write = held;
-        held = null;
-        return write.wait();
-      },
-    });
-    const server = await startTestServer(t, {}, { fs });
-    const browser = server.client();
-    await register(browser, 'writer');
-    const sid = browser.sid!;
-    key = storageKey(sid);
-    const write = gate();
-    held = write;
+  it(
+    'answers /api/me while another request on the session is held in the middle of writing its file',
+    { timeout: DEADLOCK_TIMEOUT_MS },
+    async (t) => {
+      let held: Gate | null = null;
+      let key = '';
+      const fs = hookedFs({
+        before: (operation, args) => {
+          // Only the temp-file write of this session's next save is held.
+          if (operation !== 'writeFile' || held === null || !path.basename(String(args[0])).startsWith(`.${key}.json.`)) return;
+          const write = held;
+          held = null;
+          return write.wait();
+        },
+      });
+      const server = await startTestServer(t, {}, { fs });
+      const browser = server.client();
+      await register(browser, 'writer');
+      const sid = browser.sid!;
+      key = storageKey(sid);
+      const write = gate();
+      held = write;
 
-    let slowAnswered = false;
-    const slow = clientWith(server, sid)
-      .json('POST', '/api/cart', { item: 'held' })
-      .finally(() => (slowAnswered = true));
-    await write.reached;
-    const me = await clientWith(server, sid).get('/api/me');
-    assert.equal(me.status, 200);
-    assert.equal(me.json.username, 'writer');
-    assert.equal(slowAnswered, false, 'the held request must still be pending when /api/me has answered');
+      let slowAnswered = false;
+      const slow = clientWith(server, sid)
+        .json('POST', '/api/cart', { item: 'held' })
+        .finally(() => (slowAnswered = true));
+      await write.reached;
+      const me = await clientWith(server, sid).get('/api/me');
+      assert.equal(me.status, 200);
+      assert.equal(me.json.username, 'writer');
+      assert.equal(slowAnswered, false, 'the held request must still be pending when /api/me has answered');
 
-    // A second write on the session queues behind the held one instead of overwriting it.
-    const queued = clientWith(server, sid).json('POST', '/api/cart', { item: 'queued' });
-    write.open();
-    const [first, second] = await Promise.all([slow, queued]);
-    assert.equal(first.status, 200);
-    assert.deepEqual(first.json.cart, ['held']);
-    assert.equal(second.status, 200);
-    assert.deepEqual(second.json.cart, ['held', 'queued']);
-    const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
-    assert.deepEqual(stored.data.cart, ['held', 'queued']);
-  });
+      // A second write on the session queues behind the held one instead of overwriting it.
+      const queued = clientWith(server, sid).json('POST', '/api/cart', { item: 'queued' });
+      write.open();
+      const [first, second] = await Promise.all([slow, queued]);
+      assert.equal(first.status, 200);
+      assert.deepEqual(first.json.cart, ['held']);
+      assert.equal(second.status, 200);
+      assert.deepEqual(second.json.cart, ['held', 'queued']);
+      const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
+      assert.deepEqual(stored.data.cart, ['held', 'queued']);
+    },
+  );
 });

@@ -13,7 +13,6 @@ function sessionFile(server: TestServer, sid: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(sid)}.json`);
 }
 
-
 async function readRecord(file: string) {
   return JSON.parse(await readFile(file, 'utf8'));
 }
@@ -48,7 +47,11 @@ describe('which requests create a session file', () => {
 
     await register(visitor, 'settler');
     assert.notEqual(visitor.sid, guestId);
-    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(visitor.sid!)}.json`], 'sign-in creates the new file and removes the old one');
+    assert.deepEqual(
+      await dirEntries(server.dirs.sessionsDir),
+      [`${storageKey(visitor.sid!)}.json`],
+      'sign-in creates the new file and removes the old one',
+    );
     const record = await readRecord(sessionFile(server, visitor.sid!));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
   });

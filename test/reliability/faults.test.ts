@@ -55,7 +55,11 @@ const UNREADABLE_FILES: ReadonlyArray<{ name: string; reason: RegExp; write: (fi
     reason: /not a session record/,
     write: (file) => writeFile(file, validRecordText().replace('"cart": []', '"cart": "everything"')),
   },
-  { name: `over-large (more than ${MAX_SESSION_FILE_BYTES} bytes)`, reason: /larger than/, write: (file) => writeFile(file, oversizedRecord()) },
+  {
+    name: `over-large (more than ${MAX_SESSION_FILE_BYTES} bytes)`,
+    reason: /larger than/,
+    write: (file) => writeFile(file, oversizedRecord()),
+  },
   { name: 'a directory', reason: /not a regular file/, write: (file) => mkdir(file) },
 ];
 
@@ -145,7 +149,10 @@ describe('a failing disk', () => {
 
       assert.ok(state.injected > 0, `${operation} was never called`);
       assertUnavailable(failed, server, code);
-      assert.ok(errors.some((line) => line.includes(code)), 'the server log says what failed');
+      assert.ok(
+        errors.some((line) => line.includes(code)),
+        'the server log says what failed',
+      );
       assert.deepEqual(await tempFiles(server), [], 'no temp file is left behind');
       const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
       assert.deepEqual(stored.data.cart, ['kept']);

@@ -62,17 +62,75 @@ const PRINTABLE = Array.from({ length: 95 }, (_, index) => String.fromCharCode(3
 const UNICODE = 'äöüßéñ€😀𝄞\u202e\u200b\u0000\u001f\u007f\u2028中文👩‍👩‍👧';
 
 const ROUTES = [
-  '/', '/login', '/register', '/dashboard', '/profile', '/logout', '/api/me', '/api/profile', '/api/password',
-  '/api/session', '/api/cart', '/api/preferences', '/style.css', '/js/api.js', '/favicon.svg',
+  '/',
+  '/login',
+  '/register',
+  '/dashboard',
+  '/profile',
+  '/logout',
+  '/api/me',
+  '/api/profile',
+  '/api/password',
+  '/api/session',
+  '/api/cart',
+  '/api/preferences',
+  '/style.css',
+  '/js/api.js',
+  '/favicon.svg',
 ];
 const ODD_PATHS = [
-  '/../../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fserver.ts', '/public/../lib/app.ts', '/js/../../package.json',
-  '/.%2e/sessions', '/sessions/', '/data/users.json', '/dashboard.html', '/DASHBOARD', '/dashboard/', '//dashboard',
-  '/dashboard%00', '/dashboard;.css', '/\\..\\server.ts', '/%5c..%5cserver.ts', '/api/../api/me', '/api/me/', '/api/me?x=1#frag',
-  '/%F0%9F%98%80', '/%ff%fe', '/%', '/%zz', '/ü', '/😀', '/\u202e', '*', 'http://evil.example/api/me', 'https://127.0.0.1/api/session',
-  '/login?next=//evil.example&error=__proto__', '/login?error=toString', '/register?next=%2F%2Fevil', '/?a=%zz&&&==',
+  '/../../etc/passwd',
+  '/%2e%2e/%2e%2e/etc/passwd',
+  '/..%2f..%2fserver.ts',
+  '/public/../lib/app.ts',
+  '/js/../../package.json',
+  '/.%2e/sessions',
+  '/sessions/',
+  '/data/users.json',
+  '/dashboard.html',
+  '/DASHBOARD',
+  '/dashboard/',
+  '//dashboard',
+  '/dashboard%00',
+  '/dashboard;.css',
+  '/\\..\\server.ts',
+  '/%5c..%5cserver.ts',
+  '/api/../api/me',
+  '/api/me/',
+  '/api/me?x=1#frag',
+  '/%F0%9F%98%80',
+  '/%ff%fe',
+  '/%',
+  '/%zz',
+  '/ü',
+  '/😀',
+  '/\u202e',
+  '*',
+  'http://evil.example/api/me',
+  'https://127.0.0.1/api/session',
+  '/login?next=//evil.example&error=__proto__',
+  '/login?error=toString',
+  '/register?next=%2F%2Fevil',
+  '/?a=%zz&&&==',
 ];
-const METHODS = ['GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'get', 'BREW', 'M-SEARCH', 'X'.repeat(40)];
+const METHODS = [
+  'GET',
+  'GET',
+  'POST',
+  'POST',
+  'HEAD',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'TRACE',
+  'CONNECT',
+  'PROPFIND',
+  'get',
+  'BREW',
+  'M-SEARCH',
+  'X'.repeat(40),
+];
 /** The methods each route answers, so that half the requests get past the router into a handler. */
 const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
   '/login': ['GET', 'POST'],
@@ -85,8 +143,17 @@ const ROUTE_METHODS: Readonly<Record<string, readonly string[]>> = {
 };
 const FETCH_METHODS = ['GET', 'POST', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'BREW'];
 const CONTENT_TYPES = [
-  'application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', 'application/json;;;', 'application/x-www-form-urlencoded',
-  'application/x-www-form-urlencoded; charset=latin1', 'text/plain', 'multipart/form-data; boundary=x', '', 'application/jsonx', '*/*',
+  'application/json',
+  'application/json; charset=utf-8',
+  'APPLICATION/JSON',
+  'application/json;;;',
+  'application/x-www-form-urlencoded',
+  'application/x-www-form-urlencoded; charset=latin1',
+  'text/plain',
+  'multipart/form-data; boundary=x',
+  '',
+  'application/jsonx',
+  '*/*',
 ];
 const VERSIONS = [...Array<string>(8).fill('HTTP/1.1'), 'HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTX/1.1', ''];
 
@@ -225,8 +292,10 @@ function generateCase(random: Random, identities: Identities, host: string): Fuz
   const cookie = cookieHeader(random, identities);
   if (cookie !== undefined) headers.push(['Cookie', cookie]);
   if (chance(random, 0.8)) headers.push(['Content-Type', chance(random, 0.5) ? 'application/json' : pick(random, CONTENT_TYPES)]);
-  if (chance(random, 0.3)) headers.push(['Accept', pick(random, ['application/json', 'text/html', '*/*', randomText(random, 30, PRINTABLE)])]);
-  if (chance(random, 0.2)) headers.push(['Origin', pick(random, [`http://${host}`, 'null', 'http://evil.example', randomText(random, 20, PRINTABLE)])]);
+  if (chance(random, 0.3))
+    headers.push(['Accept', pick(random, ['application/json', 'text/html', '*/*', randomText(random, 30, PRINTABLE)])]);
+  if (chance(random, 0.2))
+    headers.push(['Origin', pick(random, [`http://${host}`, 'null', 'http://evil.example', randomText(random, 20, PRINTABLE)])]);
   if (chance(random, 0.2)) headers.push(['Sec-Fetch-Site', pick(random, ['same-origin', 'none', 'cross-site', 'same-site', ''])]);
   if (chance(random, 0.1)) headers.push(['X-Forwarded-For', randomText(random, int(random, 100), PRINTABLE)]);
   if (chance(random, 0.1)) headers.push(['X-Forwarded-Proto', pick(random, ['https', 'http', 'HTTPS, http', ''])]);
@@ -238,7 +307,17 @@ function generateCase(random: Random, identities: Identities, host: string): Fuz
 }
 
 /** FRAMINGS are the ways a raw request states its body length, right and wrong. */
-const FRAMINGS = [...Array<'length'>(10).fill('length'), 'chunked', 'chunked', 'none', 'too-long', 'too-short', 'both', 'twice', 'garbage'] as const;
+const FRAMINGS = [
+  ...Array<'length'>(10).fill('length'),
+  'chunked',
+  'chunked',
+  'none',
+  'too-long',
+  'too-short',
+  'both',
+  'twice',
+  'garbage',
+] as const;
 
 function rawBytes(random: Random, fuzzCase: FuzzCase): Buffer {
   const framing = pick(random, FRAMINGS);
@@ -324,7 +403,12 @@ describe('bad input at volume', () => {
   it(`answers ${REQUESTS} random and mutated requests without a 5xx other than 503, and leaves a bystander's session intact (seed ${SEED}; replay with FUZZ_SEED=${SEED})`, async (t) => {
     const lines: string[] = [];
     const errors: string[] = [];
-    const logger = new Logger({ mode: 'requests', color: false, write: (text) => lines.push(text), writeError: (text) => errors.push(text) });
+    const logger = new Logger({
+      mode: 'requests',
+      color: false,
+      write: (text) => lines.push(text),
+      writeError: (text) => errors.push(text),
+    });
     const server = await startTestServer(t, {}, { logger });
     const host = new URL(server.url).host;
 
@@ -360,7 +444,9 @@ describe('bad input at volume', () => {
         // One generator per request, so request N is the same in every run of the seed.
         const random = mulberry32(SEED ^ Math.imul(index + 1, 0x9e3779b1));
         const fuzzCase = generateCase(random, identities, host);
-        const sent = (chance(random, FETCH_SHARE) ? await sendFetch(server.url, random, fuzzCase) : null) ?? (await sendRaw(server.url, random, fuzzCase));
+        const sent =
+          (chance(random, FETCH_SHARE) ? await sendFetch(server.url, random, fuzzCase) : null) ??
+          (await sendRaw(server.url, random, fuzzCase));
         results.push({ ...sent, description: `#${index} ${sent.description}` });
       }
     };
@@ -370,7 +456,9 @@ describe('bad input at volume', () => {
 
     const byStatus = new Map<number, number>();
     for (const { status } of results) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-    t.diagnostic(`${results.length} requests in ${(elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)))}`);
+    t.diagnostic(
+      `${results.length} requests in ${(elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...byStatus].sort(([a], [b]) => a - b)))}`,
+    );
 
     assert.equal(results.length, REQUESTS);
     // Status 0 (closed unanswered) is allowed: a mutated request whose body never
@@ -379,7 +467,11 @@ describe('bad input at volume', () => {
     // below), and a crash would fail the bystander's requests at the end.
     const serverErrors = results.filter(({ status }) => status >= 500 && status !== 503);
     assert.deepEqual(serverErrors, [], 'no 5xx other than 503');
-    assert.deepEqual(results.filter(({ status }) => status === -1), [], 'no request may hang');
+    assert.deepEqual(
+      results.filter(({ status }) => status === -1),
+      [],
+      'no request may hang',
+    );
     const loggedErrors = lines.filter((line) => / 5(?!03)\d\d /.test(line));
     assert.deepEqual(loggedErrors, [], 'the request log shows no 5xx other than 503 either');
     assert.deepEqual(errors, [], 'no unexpected error was logged');

@@ -94,10 +94,14 @@ describe('start-up validation', { concurrency: PARALLEL_STARTS }, () => {
     await assertStopsNaming(t, dirs, 'SESSIONS_DIR', { SESSIONS_DIR: path.join(plainFile, 'sessions') });
   });
 
-  it('exits 1 naming SESSIONS_DIR when the directory exists but refuses files', { skip: process.platform !== 'linux' && 'needs /proc' }, async (t) => {
-    // /proc is a directory that not even root can create files in.
-    await assertStopsNaming(t, await makeDirs(t), 'SESSIONS_DIR', { SESSIONS_DIR: '/proc' });
-  });
+  it(
+    'exits 1 naming SESSIONS_DIR when the directory exists but refuses files',
+    { skip: process.platform !== 'linux' && 'needs /proc' },
+    async (t) => {
+      // /proc is a directory that not even root can create files in.
+      await assertStopsNaming(t, await makeDirs(t), 'SESSIONS_DIR', { SESSIONS_DIR: '/proc' });
+    },
+  );
 });
 
 describe('shutdown and restart', () => {

@@ -44,7 +44,10 @@ const tempName = (): string => `.${hex(32)}.json.${hex(6)}.tmp`;
 
 /** recordAt is a session begun `startedAgoMs` and last seen `seenAgoMs` before `now`. */
 function recordAt(now: number, startedAgoMs: number, seenAgoMs: number): string {
-  const record: SessionRecord = { ...newRecord(now - startedAgoMs, 'created for the sweep'), lastSeenAt: new Date(now - seenAgoMs).toISOString() };
+  const record: SessionRecord = {
+    ...newRecord(now - startedAgoMs, 'created for the sweep'),
+    lastSeenAt: new Date(now - seenAgoMs).toISOString(),
+  };
   return JSON.stringify(record, null, 2);
 }
 
@@ -113,7 +116,15 @@ describe('the sweeper at scale', () => {
 
     // Foreign names hold expired records and are old: only their names protect them.
     const id = hex(32);
-    const foreign = ['README.md', 'notes.json', `${id.toUpperCase()}.json`, `${id.slice(1)}.json`, `${id}.json.bak`, `.${id}.json.tmp`, '.gitkeep'];
+    const foreign = [
+      'README.md',
+      'notes.json',
+      `${id.toUpperCase()}.json`,
+      `${id.slice(1)}.json`,
+      `${id}.json.bak`,
+      `.${id}.json.tmp`,
+      '.gitkeep',
+    ];
     for (const name of foreign) {
       await writeFile(path.join(dir, name), recordAt(now, TIMEOUTS.absoluteMs * 2, TIMEOUTS.absoluteMs * 2));
       await setOld(path.join(dir, name), now, TIMEOUTS.absoluteMs * 2);
@@ -204,7 +215,11 @@ describe('the sweeper at scale', () => {
     );
     assert.ok(latencies.length >= 1, 'at least one request must be answered while the sweep runs');
     assert.deepEqual(new Set(statuses), new Set([200]));
-    assert.deepEqual(await readdir(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`], 'every expired file is gone, the live one stays');
+    assert.deepEqual(
+      await readdir(server.dirs.sessionsDir),
+      [`${storageKey(browser.sid!)}.json`],
+      'every expired file is gone, the live one stays',
+    );
     assert.equal((await browser.get('/api/me')).status, 200);
   });
 });

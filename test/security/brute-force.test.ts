@@ -146,7 +146,9 @@ describe('brute force: guessing is throttled per account and per address, and ha
     const rssBefore = process.memoryUsage().rss;
 
     const replies = await Promise.all(
-      Array.from({ length: PARALLEL_LOGINS }, (_, i) => login(server, i % 2 === 0 ? 'alice' : `nobody${i}`, i % 5 === 0 ? PASSWORD : WRONG)),
+      Array.from({ length: PARALLEL_LOGINS }, (_, i) =>
+        login(server, i % 2 === 0 ? 'alice' : `nobody${i}`, i % 5 === 0 ? PASSWORD : WRONG),
+      ),
     );
     assert.equal(replies.length, PARALLEL_LOGINS);
     for (const reply of replies) assert.ok([200, 401, 429, 503].includes(reply.status), `answered ${reply.status}`);
@@ -156,7 +158,10 @@ describe('brute force: guessing is throttled per account and per address, and ha
       assert.ok(retryAfterSeconds(reply) > 0);
       assert.equal(reply.json.error, 'busy');
     }
-    assert.ok(replies.some((reply) => reply.status === 200 || reply.status === 401), 'the queue still served some');
+    assert.ok(
+      replies.some((reply) => reply.status === 200 || reply.status === 401),
+      'the queue still served some',
+    );
 
     const after = await login(server, 'alice', PASSWORD);
     assert.equal(after.status, 200, 'the server signs people in again once the flood has passed');
@@ -199,7 +204,10 @@ const PARALLEL_GUESSES = 20;
  * at the hasher's gate or already answered, then opens the gate and
  * returns the answers, tallied by status.
  */
-async function guessAllAtOnce(hasher: HeldVerifier, attempt: () => Promise<Reply>): Promise<{ replies: Reply[]; tally: Record<number, number> }> {
+async function guessAllAtOnce(
+  hasher: HeldVerifier,
+  attempt: () => Promise<Reply>,
+): Promise<{ replies: Reply[]; tally: Record<number, number> }> {
   let answered = 0;
   let allPlaced: () => void = () => undefined;
   const placed = new Promise<void>((resolve) => {

@@ -70,7 +70,10 @@ describe('error leaks: failures stay on the server, the answer says only that so
       assert.ok(reply.text.length > 0, `${context}: the answer still says something went wrong`);
     }
     armed = false;
-    assert.ok(lines.some((line) => line.includes('boom') && line.includes(SECRET_PATH)), 'the details went to the log');
+    assert.ok(
+      lines.some((line) => line.includes('boom') && line.includes(SECRET_PATH)),
+      'the details went to the log',
+    );
     await assertStillServing(server);
   });
 
@@ -107,7 +110,10 @@ describe('error leaks: failures stay on the server, the answer says only that so
     assert.equal(reply.status, 500);
     assert.equal(reply.text, '');
     assertNoLeak(server, 'the last-resort 500', reply);
-    assert.ok(lines.some((line) => line.includes(SECRET_PATH)), 'the details went to the log');
+    assert.ok(
+      lines.some((line) => line.includes(SECRET_PATH)),
+      'the details went to the log',
+    );
     await assertStillServing(server);
   });
 
@@ -126,14 +132,27 @@ describe('error leaks: failures stay on the server, the answer says only that so
       ['JSON nested 5000 deep', (b) => json(b, 'POST', '/login', nested)],
       ['truncated JSON', (b) => json(b, 'POST', '/api/cart', '{"item": "tea"')],
       // fetch sends a Uint8Array body byte for byte, so the server sees the invalid sequence itself.
-      ['invalid UTF-8', (b) => b.request('POST', '/api/cart', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) as unknown as string, { 'Content-Type': 'application/json' })],
+      [
+        'invalid UTF-8',
+        (b) =>
+          b.request('POST', '/api/cart', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]) as unknown as string, {
+            'Content-Type': 'application/json',
+          }),
+      ],
       ['a cart item that is an object', (b) => json(b, 'POST', '/api/cart', '{"item":{"toString":"x"}}')],
       ['a cart item with a NUL', (b) => json(b, 'POST', '/api/cart', '{"item":"a\\u0000b"}')],
       ['a theme of __proto__', (b) => json(b, 'PUT', '/api/preferences', '{"theme":"__proto__"}')],
       ['a form with __proto__ fields', (b) => b.form('/login', { '__proto__[admin]': '1', username: 'alice', password: 'x' })],
-      ['a form with a repeated username', (b) => b.request('POST', '/login', 'username=alice&username=root&password=x', { 'Content-Type': 'application/x-www-form-urlencoded' })],
+      [
+        'a form with a repeated username',
+        (b) =>
+          b.request('POST', '/login', 'username=alice&username=root&password=x', { 'Content-Type': 'application/x-www-form-urlencoded' }),
+      ],
       ['a display name that is an array', () => json(member, 'PATCH', '/api/profile', '{"displayName":["x"]}')],
-      ['a current password that is a number', () => json(member, 'POST', '/api/password', '{"currentPassword":5,"newPassword":"long enough"}')],
+      [
+        'a current password that is a number',
+        () => json(member, 'POST', '/api/password', '{"currentPassword":5,"newPassword":"long enough"}'),
+      ],
       ['a broken percent escape in the cookie', (b) => b.get('/api/me', { Cookie: 'sid=%E0%A4%A' })],
       ['a hundred session cookies', (b) => b.get('/api/me', { Cookie: Array.from({ length: 100 }, (_, i) => `sid=${i}`).join('; ') })],
       ['a query of 4000 parameters', (b) => b.get(`/login?${'a=1&'.repeat(4000)}`)],
@@ -144,7 +163,11 @@ describe('error leaks: failures stay on the server, the answer says only that so
       assert.ok(reply.status >= 200 && reply.status < 500, `${context}: answered ${reply.status}`);
       assertNoLeak(server, context, reply);
     }
-    for (const raw of ['GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n', 'GET /\0 HTTP/1.1\r\n\r\n', `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n${'X-Big: y\r\n'.repeat(2000)}\r\n`]) {
+    for (const raw of [
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      'GET /\0 HTTP/1.1\r\n\r\n',
+      `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n${'X-Big: y\r\n'.repeat(2000)}\r\n`,
+    ]) {
       const reply = await rawExchange(server.url, raw);
       assert.ok(reply.status >= 400 && reply.status < 500, `a raw malformed request answered ${reply.status}`);
       assertNoLeak(server, 'a raw malformed request', { text: reply.body, headers: reply.headers });

@@ -91,8 +91,13 @@ describe('password comparison: the stored hash is compared in constant time', ()
     const source = await parsePasswords();
     const calls = nodesUnder(source).filter(
       (node): node is ts.CallExpression =>
-        ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && EARLY_EXIT_COMPARISONS.has(node.expression.name.text),
+        ts.isCallExpression(node) &&
+        ts.isPropertyAccessExpression(node.expression) &&
+        EARLY_EXIT_COMPARISONS.has(node.expression.name.text),
     );
-    assert.deepEqual(calls.map((call) => call.getText(source)), []);
+    assert.deepEqual(
+      calls.map((call) => call.getText(source)),
+      [],
+    );
   });
 });

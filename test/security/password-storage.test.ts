@@ -57,7 +57,12 @@ describe('password storage: a stolen users file yields salted, slow, upgradable 
     assert.notEqual(alice.hash, bob.hash, 'equal passwords give unequal hashes');
 
     const { N, r, p } = alice;
-    const expected = scryptSync(PASSWORD, Buffer.from(alice.salt, 'base64'), KEY_BYTES, { N, r, p, maxmem: 2 * SCRYPT_MEMORY_FACTOR * N * r * p });
+    const expected = scryptSync(PASSWORD, Buffer.from(alice.salt, 'base64'), KEY_BYTES, {
+      N,
+      r,
+      p,
+      maxmem: 2 * SCRYPT_MEMORY_FACTOR * N * r * p,
+    });
     assert.equal(expected.toString('base64'), alice.hash);
   });
 

@@ -79,7 +79,11 @@ describe('security headers: every kind of response carries SECURITY_HEADERS and 
     ],
     ['an API answer', { status: 200, noStore: true, varyCookie: true }, () => seen(member.get('/api/me'))],
     ['an API 401', { status: 401, noStore: true, varyCookie: true }, () => seen(server.client().get('/api/me'))],
-    ["a guest's first write, which sets the cookie", { status: 200, noStore: true, varyCookie: true }, () => seen(server.client().json('POST', '/api/cart', { item: 'tea' }))],
+    [
+      "a guest's first write, which sets the cookie",
+      { status: 200, noStore: true, varyCookie: true },
+      () => seen(server.client().json('POST', '/api/cart', { item: 'tea' })),
+    ],
     [
       'a form sign-in, which sets the cookie',
       { status: 303, noStore: true, varyCookie: true },
@@ -108,7 +112,14 @@ describe('security headers: every kind of response carries SECURITY_HEADERS and 
     [
       'a 413 for a body over 16 KiB',
       { status: 413, noStore: true, varyCookie: true },
-      () => seen(server.client().request('POST', '/api/cart', JSON.stringify({ item: 'x'.repeat(OVERSIZED_BODY_BYTES) }), { 'Content-Type': 'application/json' })),
+      () =>
+        seen(
+          server
+            .client()
+            .request('POST', '/api/cart', JSON.stringify({ item: 'x'.repeat(OVERSIZED_BODY_BYTES) }), {
+              'Content-Type': 'application/json',
+            }),
+        ),
     ],
     [
       'a 415 for an unsupported Content-Type',
@@ -146,11 +157,7 @@ describe('security headers: every kind of response carries SECURITY_HEADERS and 
         return seen(server.client().form('/login', { username: 'locked2', password: 'wrong password' }));
       },
     ],
-    [
-      'a 400 for a request Node cannot even parse',
-      { status: 400 },
-      () => rawExchange(server.url, 'NOT HTTP AT ALL\r\n\r\n'),
-    ],
+    ['a 400 for a request Node cannot even parse', { status: 400 }, () => rawExchange(server.url, 'NOT HTTP AT ALL\r\n\r\n')],
   ];
 
   for (const [kind, expected, fetch] of cases) {

@@ -81,7 +81,7 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     assertSessionCookieFlags(reply, 'sid', false);
   });
 
-  it("with COOKIE_SECURE=true names it __Host-sid and marks it Secure, and reads it back under that name", async (t) => {
+  it('with COOKIE_SECURE=true names it __Host-sid and marks it Secure, and reads it back under that name', async (t) => {
     const server = await startTestServer(t, { cookieSecure: 'true' });
     const browser = server.client();
     const reply = await browser.json('POST', '/register', { username: 'alice', password: PASSWORD });
@@ -134,7 +134,11 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     assert.equal(cleared.attributes.get('path'), '/');
     assert.equal(cleared.attributes.get('httponly'), true);
     assert.equal(cleared.attributes.get('samesite'), 'Lax');
-    assert.equal(cleared.attributes.has('secure'), false, 'a browser keeps no Secure cookie sent over plain HTTP, so it would not clear one');
+    assert.equal(
+      cleared.attributes.has('secure'),
+      false,
+      'a browser keeps no Secure cookie sent over plain HTTP, so it would not clear one',
+    );
 
     const thief = server.client();
     thief.cookies.set('sid', captured);
@@ -246,7 +250,11 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
 
     assert.equal((await thief.get('/api/me')).status, 401, "the thief's session stays ended");
     assert.equal((await victim.get('/api/me')).status, 200, "the victim's new session stays valid");
-    assert.equal((await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD })).status, 401, 'the old password stays dead');
+    assert.equal(
+      (await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD })).status,
+      401,
+      'the old password stays dead',
+    );
     assert.equal((await server.client().json('POST', '/login', { username: 'alice', password: NEW_PASSWORD })).status, 200);
     assert.equal((await storedUser(server.dirs.usersFile, 'alice')).generation, 1);
   });
@@ -295,7 +303,11 @@ describe('session hijacking: over HTTPS, logout clears the Secure cookie it set'
     assert.equal(cleared.name, '__Host-sid');
     assert.equal(cleared.value, '');
     assert.equal(cleared.attributes.get('max-age'), '0');
-    assert.equal(cleared.attributes.get('secure'), true, 'a __Host- cookie without Secure is refused by the browser, which would keep the old one');
+    assert.equal(
+      cleared.attributes.get('secure'),
+      true,
+      'a __Host- cookie without Secure is refused by the browser, which would keep the old one',
+    );
     assert.equal(cleared.attributes.get('httponly'), true);
     assert.equal(cleared.attributes.get('samesite'), 'Lax');
     assert.equal(cleared.attributes.get('path'), '/');

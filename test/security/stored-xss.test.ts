@@ -10,7 +10,15 @@ const PAYLOAD = '<img src=x onerror=alert(1)>';
 const SCRIPT_PAYLOAD = '"><script>alert(1)</script>';
 
 /** Browser APIs that parse a string as HTML or code: user text must never reach one. */
-const HTML_SINKS = [/\binnerHTML\b/, /\bouterHTML\b/, /\binsertAdjacentHTML\b/, /\bdocument\.write(ln)?\b/, /\beval\s*\(/, /\bnew\s+Function\s*\(/, /\bsrcdoc\b/];
+const HTML_SINKS = [
+  /\binnerHTML\b/,
+  /\bouterHTML\b/,
+  /\binsertAdjacentHTML\b/,
+  /\bdocument\.write(ln)?\b/,
+  /\beval\s*\(/,
+  /\bnew\s+Function\s*\(/,
+  /\bsrcdoc\b/,
+];
 
 /** withoutComments drops JavaScript comments, which may name the sinks to explain why they are avoided. */
 function withoutComments(source: string): string {

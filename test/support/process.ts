@@ -86,7 +86,11 @@ export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
 }
 
 /** startServerProcess spawns server.ts over `dirs` (with `overrides`) and waits for its start-up line. */
-export async function startServerProcess(t: Cleanup, dirs: Dirs, overrides: Record<string, string> = {}): Promise<ServerProcess & { url: string }> {
+export async function startServerProcess(
+  t: Cleanup,
+  dirs: Dirs,
+  overrides: Record<string, string> = {},
+): Promise<ServerProcess & { url: string }> {
   const spawned = spawnServer(t, serverEnv(dirs, overrides));
   const [, url] = await spawned.line(LISTENING);
   return { ...spawned, url: url! };

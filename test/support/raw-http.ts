@@ -115,7 +115,8 @@ export class RawExchange {
 /** answerOf awaits an exchange that must end with an answer, and returns it. */
 export async function answerOf(exchange: RawExchange): Promise<RawResponse> {
   const outcome = await exchange.outcome;
-  if (outcome.kind !== 'answered') throw new Error(`expected an answer, the connection ${outcome.kind === 'hung' ? 'hung' : 'closed without one'}`);
+  if (outcome.kind !== 'answered')
+    throw new Error(`expected an answer, the connection ${outcome.kind === 'hung' ? 'hung' : 'closed without one'}`);
   return outcome.response;
 }
 

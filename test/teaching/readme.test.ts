@@ -44,7 +44,9 @@ describe('README.md stays true to the tree', async () => {
     const libFiles = (await readdir(path.join(REPO_ROOT, 'lib'), { recursive: true }))
       .filter((name) => name.endsWith('.ts'))
       .map((name) => `lib/${name.split(path.sep).join('/')}`);
-    const unmapped = libFiles.filter((file) => !mapped.some((target) => target === file || (target.endsWith('/') && file.startsWith(target))));
+    const unmapped = libFiles.filter(
+      (file) => !mapped.some((target) => target === file || (target.endsWith('/') && file.startsWith(target))),
+    );
     assert.deepEqual(unmapped.sort(), [], 'lib/ files the file map does not mention');
   });
 });

@@ -65,7 +65,10 @@ describe('the explain log narrates a sign-in', () => {
     blocks.length = 0;
 
     assert.equal((await browser.get('/api/me')).status, 401);
-    assert.match(blocks.join('\n'), new RegExp(`session  ${file}: expired, unused for longer than SESSION_IDLE_TIMEOUT: file deleted, no session`));
+    assert.match(
+      blocks.join('\n'),
+      new RegExp(`session  ${file}: expired, unused for longer than SESSION_IDLE_TIMEOUT: file deleted, no session`),
+    );
     blocks.length = 0;
     await browser.get('/api/me');
     assert.match(blocks.join('\n'), /no such file \(an ID this server never issued, or one that has ended\)/);
@@ -91,7 +94,11 @@ describe('the explain log narrates a sign-in', () => {
 
 describe('the session inspector (GET /api/session)', () => {
   it('shows where the session lives, its deadlines, its data and its cookie, with the ID shortened', async (t) => {
-    const server = await startTestServer(t, { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 }, { clock: fakeClock(Date.parse('2026-11-22T10:00:00.000Z')).clock });
+    const server = await startTestServer(
+      t,
+      { idleTimeoutMs: 600_000, absoluteTimeoutMs: 3_600_000 },
+      { clock: fakeClock(Date.parse('2026-11-22T10:00:00.000Z')).clock },
+    );
     const browser = server.client();
     await browser.json('PUT', '/api/preferences', { theme: 'dark' });
     const id = browser.sid!;
@@ -150,11 +157,17 @@ describe('the event list and the guest → sign-in carry-over', () => {
     const browser = server.client();
     await register(browser, 'carol');
     const before = browser.sid!;
-    const changed = await browser.json('POST', '/api/password', { currentPassword: 'correct horse battery', newPassword: 'another long secret' });
+    const changed = await browser.json('POST', '/api/password', {
+      currentPassword: 'correct horse battery',
+      newPassword: 'another long secret',
+    });
     assert.equal(changed.status, 200);
     const events = (await browser.get('/api/session')).json.events.map((event: { event: string }) => event.event);
     assert.equal(events.at(-1), `ID replaced at password change (was ${before.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`);
     const rotations = (await browser.get('/api/session')).json.rotations;
-    assert.deepEqual(rotations.map((rotation: { reason: string }) => rotation.reason), ['password change']);
+    assert.deepEqual(
+      rotations.map((rotation: { reason: string }) => rotation.reason),
+      ['password change'],
+    );
   });
 });

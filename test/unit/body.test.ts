@@ -120,7 +120,13 @@ describe('readBody', () => {
 
   describe('refuses what it cannot read', () => {
     const cases: Case[] = [
-      { it: 'gives 415 for text/plain', headers: { 'Content-Type': 'text/plain' }, body: 'hi', status: 415, result: { code: 'unsupported_media_type' } },
+      {
+        it: 'gives 415 for text/plain',
+        headers: { 'Content-Type': 'text/plain' },
+        body: 'hi',
+        status: 415,
+        result: { code: 'unsupported_media_type' },
+      },
       {
         it: 'gives 415 for multipart/form-data',
         headers: { 'Content-Type': 'multipart/form-data; boundary=x' },
@@ -128,11 +134,41 @@ describe('readBody', () => {
         status: 415,
         result: { code: 'unsupported_media_type' },
       },
-      { it: 'gives 415 for a type that only starts like JSON', headers: { 'Content-Type': 'application/jsonp' }, body: '{}', status: 415, result: { code: 'unsupported_media_type' } },
-      { it: 'gives 400 for malformed JSON', headers: { 'Content-Type': 'application/json' }, body: '{"a":', status: 400, result: { code: 'malformed_json' } },
-      { it: 'gives 400 for a JSON array', headers: { 'Content-Type': 'application/json' }, body: '["a"]', status: 400, result: { code: 'malformed_json' } },
-      { it: 'gives 400 for a JSON string', headers: { 'Content-Type': 'application/json' }, body: '"a"', status: 400, result: { code: 'malformed_json' } },
-      { it: 'gives 400 for JSON null', headers: { 'Content-Type': 'application/json' }, body: 'null', status: 400, result: { code: 'malformed_json' } },
+      {
+        it: 'gives 415 for a type that only starts like JSON',
+        headers: { 'Content-Type': 'application/jsonp' },
+        body: '{}',
+        status: 415,
+        result: { code: 'unsupported_media_type' },
+      },
+      {
+        it: 'gives 400 for malformed JSON',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"a":',
+        status: 400,
+        result: { code: 'malformed_json' },
+      },
+      {
+        it: 'gives 400 for a JSON array',
+        headers: { 'Content-Type': 'application/json' },
+        body: '["a"]',
+        status: 400,
+        result: { code: 'malformed_json' },
+      },
+      {
+        it: 'gives 400 for a JSON string',
+        headers: { 'Content-Type': 'application/json' },
+        body: '"a"',
+        status: 400,
+        result: { code: 'malformed_json' },
+      },
+      {
+        it: 'gives 400 for JSON null',
+        headers: { 'Content-Type': 'application/json' },
+        body: 'null',
+        status: 400,
+        result: { code: 'malformed_json' },
+      },
       {
         it: 'gives 400 for a body that is not valid UTF-8',
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -165,7 +201,13 @@ describe('readBody', () => {
       // The body is never finished: if readBody waited for it, this would hang instead of answering.
       const answer = await new Promise<Answer>((resolve, reject) => {
         const req = http.request(
-          { port, host: '127.0.0.1', method: 'POST', path: '/', headers: { 'Content-Type': 'application/json', 'Content-Length': MAX_BODY_BYTES + 1 } },
+          {
+            port,
+            host: '127.0.0.1',
+            method: 'POST',
+            path: '/',
+            headers: { 'Content-Type': 'application/json', 'Content-Length': MAX_BODY_BYTES + 1 },
+          },
           (res) => {
             const parts: Buffer[] = [];
             res.on('data', (part: Buffer) => parts.push(part));

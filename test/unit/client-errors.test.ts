@@ -50,7 +50,6 @@ describe('answers to requests Node cannot parse', () => {
     assert.match(exchange.received(), /\r\nContent-Security-Policy: default-src 'self'/);
   });
 
-
   it('never writes into an answer that has started: the connection is closed instead', async (t) => {
     const { url, started } = await heldServer(t);
     const exchange = await RawExchange.open(url, { untilClose: true });

@@ -178,17 +178,47 @@ describe('serializeCookie', () => {
       { it: 'writes Max-Age=0 to delete a cookie', name: 'a', value: '', options: { maxAge: 0 }, expected: 'a=; Max-Age=0' },
       { it: 'allows a negative Max-Age', name: 'a', value: 'b', options: { maxAge: -1 }, expected: 'a=b; Max-Age=-1' },
       { it: 'writes Domain', name: 'a', value: 'b', options: { domain: 'example.com' }, expected: 'a=b; Domain=example.com' },
-      { it: 'allows a leading dot in Domain', name: 'a', value: 'b', options: { domain: '.example.com' }, expected: 'a=b; Domain=.example.com' },
-      { it: 'allows a single-label Domain with hyphens and digits', name: 'a', value: 'b', options: { domain: 'my-host2' }, expected: 'a=b; Domain=my-host2' },
+      {
+        it: 'allows a leading dot in Domain',
+        name: 'a',
+        value: 'b',
+        options: { domain: '.example.com' },
+        expected: 'a=b; Domain=.example.com',
+      },
+      {
+        it: 'allows a single-label Domain with hyphens and digits',
+        name: 'a',
+        value: 'b',
+        options: { domain: 'my-host2' },
+        expected: 'a=b; Domain=my-host2',
+      },
       { it: 'writes Path', name: 'a', value: 'b', options: { path: '/' }, expected: 'a=b; Path=/' },
       { it: 'allows spaces in Path', name: 'a', value: 'b', options: { path: '/my docs' }, expected: 'a=b; Path=/my docs' },
-      { it: 'writes Expires as an RFC 1123 date', name: 'a', value: 'b', options: { expires: EXPIRES }, expected: `a=b; Expires=${EXPIRES_TEXT}` },
+      {
+        it: 'writes Expires as an RFC 1123 date',
+        name: 'a',
+        value: 'b',
+        options: { expires: EXPIRES },
+        expected: `a=b; Expires=${EXPIRES_TEXT}`,
+      },
       { it: 'writes HttpOnly', name: 'a', value: 'b', options: { httpOnly: true }, expected: 'a=b; HttpOnly' },
       { it: 'writes Secure', name: 'a', value: 'b', options: { secure: true }, expected: 'a=b; Secure' },
-      { it: 'writes Partitioned with Secure', name: 'a', value: 'b', options: { secure: true, partitioned: true }, expected: 'a=b; Secure; Partitioned' },
+      {
+        it: 'writes Partitioned with Secure',
+        name: 'a',
+        value: 'b',
+        options: { secure: true, partitioned: true },
+        expected: 'a=b; Secure; Partitioned',
+      },
       { it: 'writes SameSite=Strict', name: 'a', value: 'b', options: { sameSite: 'Strict' }, expected: 'a=b; SameSite=Strict' },
       { it: 'writes SameSite=Lax', name: 'a', value: 'b', options: { sameSite: 'Lax' }, expected: 'a=b; SameSite=Lax' },
-      { it: 'writes SameSite=None with Secure', name: 'a', value: 'b', options: { sameSite: 'None', secure: true }, expected: 'a=b; Secure; SameSite=None' },
+      {
+        it: 'writes SameSite=None with Secure',
+        name: 'a',
+        value: 'b',
+        options: { sameSite: 'None', secure: true },
+        expected: 'a=b; Secure; SameSite=None',
+      },
       {
         it: 'writes no attribute for false flags',
         name: 'a',
@@ -274,10 +304,34 @@ describe('serializeCookie', () => {
       { it: 'rejects a domain with ";"', name: 'a', value: 'b', options: { domain: 'example.com;x' }, throws: /option domain/ },
       { it: 'rejects a domain with an empty label', name: 'a', value: 'b', options: { domain: 'example..com' }, throws: /option domain/ },
       { it: 'rejects a domain with a trailing dot', name: 'a', value: 'b', options: { domain: 'example.com.' }, throws: /option domain/ },
-      { it: 'rejects a domain with two leading dots', name: 'a', value: 'b', options: { domain: '..example.com' }, throws: /option domain/ },
-      { it: 'rejects a label that starts with a hyphen', name: 'a', value: 'b', options: { domain: '-example.com' }, throws: /option domain/ },
-      { it: 'rejects a label that ends with a hyphen', name: 'a', value: 'b', options: { domain: 'example-.com' }, throws: /option domain/ },
-      { it: 'rejects a label longer than 63 characters', name: 'a', value: 'b', options: { domain: `${'x'.repeat(64)}.com` }, throws: /option domain/ },
+      {
+        it: 'rejects a domain with two leading dots',
+        name: 'a',
+        value: 'b',
+        options: { domain: '..example.com' },
+        throws: /option domain/,
+      },
+      {
+        it: 'rejects a label that starts with a hyphen',
+        name: 'a',
+        value: 'b',
+        options: { domain: '-example.com' },
+        throws: /option domain/,
+      },
+      {
+        it: 'rejects a label that ends with a hyphen',
+        name: 'a',
+        value: 'b',
+        options: { domain: 'example-.com' },
+        throws: /option domain/,
+      },
+      {
+        it: 'rejects a label longer than 63 characters',
+        name: 'a',
+        value: 'b',
+        options: { domain: `${'x'.repeat(64)}.com` },
+        throws: /option domain/,
+      },
       { it: 'rejects a domain with a port', name: 'a', value: 'b', options: { domain: 'example.com:3000' }, throws: /option domain/ },
       { it: 'rejects an empty path', name: 'a', value: 'b', options: { path: '' }, throws: /option path/ },
       { it: 'rejects a path with ";"', name: 'a', value: 'b', options: { path: '/a;b' }, throws: /option path/ },
@@ -312,11 +366,14 @@ describe('serializeCookie', () => {
     }
 
     it('does not echo the rejected value, which may be a secret', () => {
-      assert.throws(() => serializeCookie('sid', 'secret value'), (error: unknown) => {
-        assert.ok(error instanceof TypeError);
-        assert.doesNotMatch(error.message, /secret/);
-        return true;
-      });
+      assert.throws(
+        () => serializeCookie('sid', 'secret value'),
+        (error: unknown) => {
+          assert.ok(error instanceof TypeError);
+          assert.doesNotMatch(error.message, /secret/);
+          return true;
+        },
+      );
     });
   });
 
@@ -325,9 +382,21 @@ describe('serializeCookie', () => {
       { it: 'requires Secure for __Secure-', name: '__Secure-a', value: 'b', throws: /option secure .*__Secure-/ },
       { it: 'requires Secure for __Secure- in any case', name: '__secure-a', value: 'b', throws: /option secure .*__Secure-/ },
       { it: 'requires Secure for __Host-', name: '__Host-a', value: 'b', options: { path: '/' }, throws: /option secure .*__Host-/ },
-      { it: 'requires Secure for __Host- in any case', name: '__HOST-a', value: 'b', options: { path: '/' }, throws: /option secure .*__Host-/ },
+      {
+        it: 'requires Secure for __Host- in any case',
+        name: '__HOST-a',
+        value: 'b',
+        options: { path: '/' },
+        throws: /option secure .*__Host-/,
+      },
       { it: 'requires a Path for __Host-', name: '__Host-a', value: 'b', options: { secure: true }, throws: /option path .*__Host-/ },
-      { it: 'requires Path=/ for __Host-', name: '__Host-a', value: 'b', options: { secure: true, path: '/app' }, throws: /option path .*__Host-/ },
+      {
+        it: 'requires Path=/ for __Host-',
+        name: '__Host-a',
+        value: 'b',
+        options: { secure: true, path: '/app' },
+        throws: /option path .*__Host-/,
+      },
       {
         it: 'forbids a Domain for __Host-',
         name: '__Host-a',
@@ -335,8 +404,20 @@ describe('serializeCookie', () => {
         options: { secure: true, path: '/', domain: 'example.com' },
         throws: /option domain .*__Host-/,
       },
-      { it: 'requires Secure for SameSite=None', name: 'a', value: 'b', options: { sameSite: 'None' }, throws: /option secure .*sameSite None/ },
-      { it: 'requires Secure for Partitioned', name: 'a', value: 'b', options: { partitioned: true }, throws: /option secure .*partitioned/ },
+      {
+        it: 'requires Secure for SameSite=None',
+        name: 'a',
+        value: 'b',
+        options: { sameSite: 'None' },
+        throws: /option secure .*sameSite None/,
+      },
+      {
+        it: 'requires Secure for Partitioned',
+        name: 'a',
+        value: 'b',
+        options: { partitioned: true },
+        throws: /option secure .*partitioned/,
+      },
     ];
     for (const c of cases) {
       it(c.it, () => assert.throws(() => serializeCookie(c.name, c.value, c.options), { name: 'TypeError', message: c.throws }));

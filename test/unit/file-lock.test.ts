@@ -57,7 +57,10 @@ describe('FileLock, a lock shared through the file system', () => {
       }),
       /task failed/,
     );
-    assert.deepEqual((await readdir(dir)).filter((name) => name.includes('tidy')), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.includes('tidy')),
+      [],
+    );
   });
 
   it('breaks at once the lock of a process of this host that has died (killed while holding it)', async () => {
@@ -107,7 +110,7 @@ describe('FileLock, a lock shared through the file system', () => {
     assert.equal(await lock.run('garbled', async () => 'got it'), 'got it');
   });
 
-  it("does not delete at release a lock that was broken and taken by someone else meanwhile", async () => {
+  it('does not delete at release a lock that was broken and taken by someone else meanwhile', async () => {
     const lock = new FileLock({ dir });
     await lock.run('stolen', async () => {
       await holderFile('stolen', { pid: process.pid, host: hostname(), expiresAt: Date.now() + 60_000, token: 'newer' });
@@ -117,8 +120,14 @@ describe('FileLock, a lock shared through the file system', () => {
 
   it('refuses a key that is not a plain file name', async () => {
     const lock = new FileLock({ dir });
-    await assert.rejects(lock.run('../escape', async () => undefined), TypeError);
-    await assert.rejects(lock.run('', async () => undefined), TypeError);
+    await assert.rejects(
+      lock.run('../escape', async () => undefined),
+      TypeError,
+    );
+    await assert.rejects(
+      lock.run('', async () => undefined),
+      TypeError,
+    );
   });
 });
 

@@ -90,13 +90,17 @@ describe('HashPool', () => {
     assert.equal(hasher.running, 0, 'its slot is free again');
   });
 
-  it('hashes on threads of low priority (nice 10), so the event loop runs first', { skip: process.platform !== 'linux' && 'thread priorities are read from /proc' }, async () => {
-    const before = niceValues().filter((nice) => nice === HASH_THREAD_NICE).length;
-    const pool = new HashPool(LONG_IDLE);
-    await Promise.all([pool.derive('a', SALT, 32, OPTIONS), pool.derive('b', SALT, 32, OPTIONS)]);
-    assert.equal(niceValues().filter((nice) => nice === HASH_THREAD_NICE).length - before, 2);
-    assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
-  });
+  it(
+    'hashes on threads of low priority (nice 10), so the event loop runs first',
+    { skip: process.platform !== 'linux' && 'thread priorities are read from /proc' },
+    async () => {
+      const before = niceValues().filter((nice) => nice === HASH_THREAD_NICE).length;
+      const pool = new HashPool(LONG_IDLE);
+      await Promise.all([pool.derive('a', SALT, 32, OPTIONS), pool.derive('b', SALT, 32, OPTIONS)]);
+      assert.equal(niceValues().filter((nice) => nice === HASH_THREAD_NICE).length - before, 2);
+      assert.equal(niceOf(String(process.pid)), 0, 'the main thread keeps its priority');
+    },
+  );
 });
 
 /** countingPool wraps a real pool and records every derive it is asked for, and how many run at once. */

@@ -63,7 +63,10 @@ describe('KeyedLock', () => {
 
   it('passes an error through and frees the key for the next task', async () => {
     const lock = new KeyedLock();
-    await assert.rejects(lock.run('k', async () => Promise.reject(new Error('disk on fire'))), /disk on fire/);
+    await assert.rejects(
+      lock.run('k', async () => Promise.reject(new Error('disk on fire'))),
+      /disk on fire/,
+    );
     assert.equal(lock.size, 0);
     assert.equal(await lock.run('k', async () => 'after'), 'after');
   });

@@ -8,7 +8,11 @@ const ANSI = /\x1b\[/;
 function capture(options: Omit<LoggerOptions, 'write' | 'writeError'>): { logger: Logger; out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
-  return { logger: new Logger({ color: false, ...options, write: (text) => out.push(text), writeError: (text) => err.push(text) }), out, err };
+  return {
+    logger: new Logger({ color: false, ...options, write: (text) => out.push(text), writeError: (text) => err.push(text) }),
+    out,
+    err,
+  };
 }
 
 describe('Logger', () => {

@@ -7,13 +7,15 @@ import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from '../../lib/sessions/record.
 import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { makeDirs } from '../support/server.ts';
 
-const TEMPLATE = '<html data-theme="{{theme}}" data-session="{{session}}">{{error}}<input name="next" value="{{next}}"><i>{{theme}}</i></html>';
+const TEMPLATE =
+  '<html data-theme="{{theme}}" data-session="{{session}}">{{error}}<input name="next" value="{{next}}"><i>{{theme}}</i></html>';
 
 async function pagesFrom(t: Parameters<typeof makeDirs>[0]): Promise<Pages> {
   const { root } = await makeDirs(t);
   const dir = path.join(root, 'public');
   await mkdir(dir);
-  for (const name of ['login', 'register', 'dashboard', 'profile']) await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
+  for (const name of ['login', 'register', 'dashboard', 'profile'])
+    await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
   return new Pages(dir);
 }
 
@@ -23,7 +25,8 @@ describe('Pages', () => {
     const dir = path.join(root, 'public');
     await mkdir(path.join(dir, 'partials'), { recursive: true });
     await writeFile(path.join(dir, 'partials', 'shared-block.html'), '<section>{{theme}} block</section>\n');
-    for (const name of ['login', 'register', 'dashboard', 'profile']) await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
+    for (const name of ['login', 'register', 'dashboard', 'profile'])
+      await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
     assert.equal(new Pages(dir).render('login', { theme: 'dark', session: false }), '<main><section>dark block</section></main>');
   });
 

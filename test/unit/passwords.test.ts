@@ -83,8 +83,16 @@ describe('PasswordHasher', () => {
 
     it('queues up to maxWaiting hashes and runs them all', async () => {
       const queued = new PasswordHasher({ cost: TEST_SCRYPT_COST, concurrency: 1, maxWaiting: 2 });
-      const results = await Promise.allSettled([queued.hash('a'.repeat(8)), queued.hash('b'.repeat(8)), queued.hash('c'.repeat(8)), queued.hash('d'.repeat(8))]);
-      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+      const results = await Promise.allSettled([
+        queued.hash('a'.repeat(8)),
+        queued.hash('b'.repeat(8)),
+        queued.hash('c'.repeat(8)),
+        queued.hash('d'.repeat(8)),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'fulfilled', 'rejected'],
+      );
     });
 
     it('accepts work again once the queue drains', async () => {

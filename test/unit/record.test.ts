@@ -47,7 +47,10 @@ describe('newRecord', () => {
 describe('withEvent', () => {
   it('appends the event at the end with its time', () => {
     const events = withEvent([{ at: 'a', event: 'first' }], T0, 'second');
-    assert.deepEqual(events, [{ at: 'a', event: 'first' }, { at: '2026-11-22T03:10:00.000Z', event: 'second' }]);
+    assert.deepEqual(events, [
+      { at: 'a', event: 'first' },
+      { at: '2026-11-22T03:10:00.000Z', event: 'second' },
+    ]);
   });
 
   it(`keeps only the newest ${MAX_EVENTS} events`, () => {
@@ -68,8 +71,18 @@ describe('expiry', () => {
   const cases = [
     { it: 'is live just before the idle deadline', lastSeen: 0, now: 30 * MINUTE - 1, expired: false },
     { it: 'is expired exactly at the idle deadline', lastSeen: 0, now: 30 * MINUTE, expired: true },
-    { it: 'is live when recently seen, even hours after creation', lastSeen: 8 * 60 * MINUTE - 10 * MINUTE, now: 8 * 60 * MINUTE - 1, expired: false },
-    { it: 'is expired at the absolute deadline however recently it was seen', lastSeen: 8 * 60 * MINUTE - 1, now: 8 * 60 * MINUTE, expired: true },
+    {
+      it: 'is live when recently seen, even hours after creation',
+      lastSeen: 8 * 60 * MINUTE - 10 * MINUTE,
+      now: 8 * 60 * MINUTE - 1,
+      expired: false,
+    },
+    {
+      it: 'is expired at the absolute deadline however recently it was seen',
+      lastSeen: 8 * 60 * MINUTE - 1,
+      now: 8 * 60 * MINUTE,
+      expired: true,
+    },
   ];
   for (const c of cases) {
     it(c.it, () => assert.equal(isExpired(recordAt(T0, T0 + c.lastSeen), T0 + c.now, timeouts), c.expired));
@@ -143,7 +156,10 @@ describe('parseRecord', () => {
     { it: 'rejects events that are not an array', text: JSON.stringify({ ...valid, events: {} }) },
     { it: 'rejects an event without a date', text: JSON.stringify({ ...valid, events: [{ event: 'x' }] }) },
     { it: 'rejects an event whose text is not a string', text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 1 }] }) },
-    { it: 'rejects an event whose rotation is not one', text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 'x', rotation: 'sign-in' }] }) },
+    {
+      it: 'rejects an event whose rotation is not one',
+      text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 'x', rotation: 'sign-in' }] }),
+    },
     {
       it: 'rejects a rotation without its prefixes',
       text: JSON.stringify({ ...valid, events: [{ at: valid.createdAt, event: 'x', rotation: { reason: 'sign-in', from: 'abc…' } }] }),

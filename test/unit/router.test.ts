@@ -24,24 +24,54 @@ interface MatchCase {
 
 describe('Router', () => {
   const cases: MatchCase[] = [
-    { it: 'finds the handler for a registered method and path', method: 'GET', path: '/login', expected: { kind: 'found', handler: 'show login' } },
+    {
+      it: 'finds the handler for a registered method and path',
+      method: 'GET',
+      path: '/login',
+      expected: { kind: 'found', handler: 'show login' },
+    },
     { it: 'tells methods of one path apart', method: 'POST', path: '/login', expected: { kind: 'found', handler: 'do login' } },
     { it: 'answers HEAD with the GET handler', method: 'HEAD', path: '/login', expected: { kind: 'found', handler: 'show login' } },
-    { it: 'prefers a HEAD handler registered as such', method: 'HEAD', path: '/custom-head', expected: { kind: 'found', handler: 'own head' } },
+    {
+      it: 'prefers a HEAD handler registered as such',
+      method: 'HEAD',
+      path: '/custom-head',
+      expected: { kind: 'found', handler: 'own head' },
+    },
     {
       it: 'gives 405 with a sorted Allow list that includes HEAD where GET exists',
       method: 'PATCH',
       path: '/api/cart',
       expected: { kind: 'method-not-allowed', allow: 'DELETE, GET, HEAD, PUT' },
     },
-    { it: 'lists HEAD only once when it is registered itself', method: 'POST', path: '/custom-head', expected: { kind: 'method-not-allowed', allow: 'GET, HEAD' } },
-    { it: 'gives 405 without HEAD when the path has no GET', method: 'GET', path: '/logout', expected: { kind: 'method-not-allowed', allow: 'POST' } },
-    { it: 'does not answer HEAD where there is no GET', method: 'HEAD', path: '/logout', expected: { kind: 'method-not-allowed', allow: 'POST' } },
+    {
+      it: 'lists HEAD only once when it is registered itself',
+      method: 'POST',
+      path: '/custom-head',
+      expected: { kind: 'method-not-allowed', allow: 'GET, HEAD' },
+    },
+    {
+      it: 'gives 405 without HEAD when the path has no GET',
+      method: 'GET',
+      path: '/logout',
+      expected: { kind: 'method-not-allowed', allow: 'POST' },
+    },
+    {
+      it: 'does not answer HEAD where there is no GET',
+      method: 'HEAD',
+      path: '/logout',
+      expected: { kind: 'method-not-allowed', allow: 'POST' },
+    },
     { it: 'gives 404 for an unknown path', method: 'GET', path: '/nowhere', expected: { kind: 'not-found' } },
     { it: 'matches paths exactly, so a trailing slash is another path', method: 'GET', path: '/login/', expected: { kind: 'not-found' } },
     { it: 'matches paths case-sensitively', method: 'GET', path: '/LOGIN', expected: { kind: 'not-found' } },
     { it: 'does not match a path with a query string glued on', method: 'GET', path: '/login?x=1', expected: { kind: 'not-found' } },
-    { it: 'treats method names case-sensitively, as HTTP does', method: 'get', path: '/login', expected: { kind: 'method-not-allowed', allow: 'GET, HEAD, POST' } },
+    {
+      it: 'treats method names case-sensitively, as HTTP does',
+      method: 'get',
+      path: '/login',
+      expected: { kind: 'method-not-allowed', allow: 'GET, HEAD, POST' },
+    },
   ];
   for (const c of cases) it(c.it, () => assert.deepEqual(makeRouter().match(c.method, c.path), c.expected));
 

@@ -154,7 +154,11 @@ describe('FileSessionStore on disk', () => {
       { it: 'a corrupt file', contents: '{"version":1,"createdAt":', reason: 'not a session record' },
       { it: 'an empty file', contents: '', reason: 'empty' },
       { it: 'a file of the wrong shape', contents: JSON.stringify({ version: 1, user: 'admin' }), reason: 'not a session record' },
-      { it: 'a file over the size limit', contents: ' '.repeat(MAX_SESSION_FILE_BYTES + 1), reason: `larger than ${MAX_SESSION_FILE_BYTES} bytes` },
+      {
+        it: 'a file over the size limit',
+        contents: ' '.repeat(MAX_SESSION_FILE_BYTES + 1),
+        reason: `larger than ${MAX_SESSION_FILE_BYTES} bytes`,
+      },
     ];
     for (const c of cases) {
       it(`misses ${c.it} as unreadable and reports it once per version of the file`, async (t) => {
@@ -191,7 +195,10 @@ describe('FileSessionStore on disk', () => {
       const id = newSessionId();
       await mkdir(path.join(dir, store.fileNameFor(id)));
       assert.deepEqual(await store.get(id, T0), { miss: 'unreadable' });
-      assert.deepEqual(corrupt.map((c) => c.reason), ['not a regular file']);
+      assert.deepEqual(
+        corrupt.map((c) => c.reason),
+        ['not a regular file'],
+      );
     });
 
     it('lets a corrupt file be replaced by a good one at sign-in (create)', async (t) => {
@@ -275,12 +282,27 @@ describe('FileSessionStore on disk', () => {
   });
 
   describe('a failing disk is an error, not "no session"', () => {
-    const cases: Array<{ it: string; method: keyof FileSystem; run: (store: FileSessionStore, id: string) => Promise<unknown>; operation: string }> = [
+    const cases: Array<{
+      it: string;
+      method: keyof FileSystem;
+      run: (store: FileSessionStore, id: string) => Promise<unknown>;
+      operation: string;
+    }> = [
       { it: 'get fails when stat fails', method: 'statSync', run: (store, id) => store.get(id, T0), operation: 'read' },
       { it: 'get fails when the read fails', method: 'readFile', run: (store, id) => store.get(id, T0), operation: 'read' },
-      { it: 'create fails when the write fails', method: 'writeFile', run: (store, id) => store.create(id, guestRecord()), operation: 'create' },
+      {
+        it: 'create fails when the write fails',
+        method: 'writeFile',
+        run: (store, id) => store.create(id, guestRecord()),
+        operation: 'create',
+      },
       { it: 'update fails when stat fails', method: 'statSync', run: (store, id) => store.update(id, guestRecord()), operation: 'update' },
-      { it: 'update fails when the rename fails', method: 'rename', run: (store, id) => store.update(id, guestRecord()), operation: 'update' },
+      {
+        it: 'update fails when the rename fails',
+        method: 'rename',
+        run: (store, id) => store.update(id, guestRecord()),
+        operation: 'update',
+      },
       { it: 'destroy fails when unlink fails', method: 'unlink', run: (store, id) => store.destroy(id), operation: 'destroy' },
     ];
     for (const c of cases) {

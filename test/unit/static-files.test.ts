@@ -16,16 +16,13 @@ describe('loadStaticFiles', () => {
     await writeFile(path.join(dir, 'icon.svg'), '<svg/>');
     await writeFile(path.join(dir, 'logo.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
     const files = loadStaticFiles(dir);
-    assert.deepEqual(
-      [...files].map(([urlPath, file]) => [urlPath, file.contentType]).sort(),
-      [
-        ['/icon.svg', 'image/svg+xml; charset=utf-8'],
-        ['/js/app.js', 'text/javascript; charset=utf-8'],
-        ['/js/deep/mod.MJS', 'text/javascript; charset=utf-8'],
-        ['/logo.png', 'image/png'],
-        ['/style.css', 'text/css; charset=utf-8'],
-      ],
-    );
+    assert.deepEqual([...files].map(([urlPath, file]) => [urlPath, file.contentType]).sort(), [
+      ['/icon.svg', 'image/svg+xml; charset=utf-8'],
+      ['/js/app.js', 'text/javascript; charset=utf-8'],
+      ['/js/deep/mod.MJS', 'text/javascript; charset=utf-8'],
+      ['/logo.png', 'image/png'],
+      ['/style.css', 'text/css; charset=utf-8'],
+    ]);
     assert.equal(files.get('/style.css')?.body.toString(), 'body{}');
   });
 
@@ -61,7 +58,10 @@ describe('loadStaticFiles', () => {
     assert.ok(files.has('/style.css'));
     assert.ok(files.has('/favicon.svg'));
     assert.ok([...files.keys()].some((key) => key.startsWith('/js/')));
-    assert.deepEqual([...files.keys()].filter((key) => key.endsWith('.html')), []);
+    assert.deepEqual(
+      [...files.keys()].filter((key) => key.endsWith('.html')),
+      [],
+    );
   });
 
   it('gives every text type a charset', () => {

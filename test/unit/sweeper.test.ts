@@ -237,7 +237,14 @@ describe('Sweeper', () => {
       }) as typeof nodeFileSystem.opendir,
     };
     const sweeps: SweepResult[] = [];
-    const sweeper = new Sweeper({ dir, timeouts, fs: fsys, intervalMs: interval, clock: () => Date.now(), onSweep: (result) => sweeps.push(result) });
+    const sweeper = new Sweeper({
+      dir,
+      timeouts,
+      fs: fsys,
+      intervalMs: interval,
+      clock: () => Date.now(),
+      onSweep: (result) => sweeps.push(result),
+    });
 
     sweeper.start();
     assert.equal(opened, 1, 'the first sweep starts at once');
@@ -285,7 +292,13 @@ describe('Sweeper', () => {
     await writeSession(dir, now - MINUTE);
     const times = [now + 31 * MINUTE, now + 31 * MINUTE + 5];
     const reports: Array<[SweepResult, number]> = [];
-    const sweeper = new Sweeper({ dir, timeouts, intervalMs: 1000, clock: () => times.shift()!, onSweep: (result, ms) => reports.push([result, ms]) });
+    const sweeper = new Sweeper({
+      dir,
+      timeouts,
+      intervalMs: 1000,
+      clock: () => times.shift()!,
+      onSweep: (result, ms) => reports.push([result, ms]),
+    });
     await sweeper.runNow();
     await sweeper.stop();
     assert.deepEqual(reports, [[{ scanned: 1, expired: 1, staleTemps: 0, failed: 0 }, 5]]);

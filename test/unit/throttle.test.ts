@@ -115,9 +115,7 @@ describe('LoginThrottle', () => {
     const dir = await tempDir();
     const a = new LoginThrottle({ counters: new FileCounterStore({ dir }) });
     const b = new LoginThrottle({ counters: new FileCounterStore({ dir }) });
-    const waits = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `10.0.2.${i}`, T0 + i)),
-    );
+    const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `10.0.2.${i}`, T0 + i)));
     assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
     assert.ok((await a.attempt('alice', IP, T0 + 20)) > 0);
     assert.ok((await b.attempt('alice', IP, T0 + 20)) > 0);

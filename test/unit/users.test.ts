@@ -33,7 +33,7 @@ describe('UserFileStore', () => {
   it('opens a missing file as an empty store and creates nothing yet', async (t) => {
     const dirs = await makeDirs(t);
     const users = await UserFileStore.open(dirs.usersFile);
-    assert.equal((await users.find('alice')), null);
+    assert.equal(await users.find('alice'), null);
     await assert.rejects(stat(path.dirname(dirs.usersFile)), { code: 'ENOENT' });
   });
 
@@ -43,7 +43,7 @@ describe('UserFileStore', () => {
     assert.equal((await users.find('Alice'))?.username, 'Alice');
     assert.equal((await users.find('alice'))?.username, 'Alice');
     assert.equal((await users.find('ALICE'))?.username, 'Alice');
-    assert.equal((await users.find('bob')), null);
+    assert.equal(await users.find('bob'), null);
   });
 
   it('refuses a name that is taken, in any case, and keeps the first account', async (t) => {
@@ -64,7 +64,7 @@ describe('UserFileStore', () => {
     assert.deepEqual(saved, user('alice', { displayName: 'Alice A.', generation: 1 }));
     assert.equal((await users.find('alice'))?.displayName, 'Alice A.');
     const reopened = await UserFileStore.open(dirs.usersFile);
-    assert.deepEqual((await reopened.find('alice')), user('alice', { displayName: 'Alice A.', generation: 1 }));
+    assert.deepEqual(await reopened.find('alice'), user('alice', { displayName: 'Alice A.', generation: 1 }));
   });
 
   it('writes the file with mode 0600 in a directory it creates 0700', async (t) => {
@@ -90,7 +90,10 @@ describe('UserFileStore', () => {
     const dirs = await makeDirs(t);
     const users = await UserFileStore.open(dirs.usersFile);
     const names = ['ann', 'ben', 'cat', 'dan', 'eve'];
-    assert.deepEqual(await Promise.all(names.map((name) => users.add(user(name)))), names.map(() => true));
+    assert.deepEqual(
+      await Promise.all(names.map((name) => users.add(user(name)))),
+      names.map(() => true),
+    );
     const saved = JSON.parse(await readFile(dirs.usersFile, 'utf8')) as { users: UserRecord[] };
     assert.deepEqual(saved.users.map((u) => u.username).sort(), names);
   });
@@ -101,8 +104,8 @@ describe('UserFileStore', () => {
     await users.add(user('alice'));
     await users.add(user('bob', { generation: 4 }));
     const reopened = await UserFileStore.open(dirs.usersFile);
-    assert.deepEqual((await reopened.find('ALICE')), user('alice'));
-    assert.deepEqual((await reopened.find('bob')), user('bob', { generation: 4 }));
+    assert.deepEqual(await reopened.find('ALICE'), user('alice'));
+    assert.deepEqual(await reopened.find('bob'), user('bob', { generation: 4 }));
   });
 
   it('refuses to open a file that is not a users file', async (t) => {
@@ -164,7 +167,7 @@ describe('UserFileStore', () => {
     const disk = diskThatFills(true);
     const users = await UserFileStore.open(dirs.usersFile, disk.fs);
     await assert.rejects(users.add(user('alice')), { code: 'ENOSPC' });
-    assert.equal((await users.find('alice')), null);
+    assert.equal(await users.find('alice'), null);
     disk.full = false;
     assert.equal(await users.add(user('alice')), true);
   });
@@ -175,7 +178,10 @@ describe('UserFileStore', () => {
     const users = await UserFileStore.open(dirs.usersFile, disk.fs);
     await users.add(user('alice'));
     disk.full = true;
-    await assert.rejects(users.update('alice', (current) => ({ ...current, generation: 1 })), { code: 'ENOSPC' });
+    await assert.rejects(
+      users.update('alice', (current) => ({ ...current, generation: 1 })),
+      { code: 'ENOSPC' },
+    );
     assert.equal((await users.find('alice'))?.generation, 0);
   });
 
@@ -196,7 +202,7 @@ describe('UserFileStore', () => {
 });
 
 describe('UserFileStore shared by two processes (two stores on one file)', () => {
-  it("sees an account the other registered, at the very next find", async (t) => {
+  it('sees an account the other registered, at the very next find', async (t) => {
     const dirs = await makeDirs(t);
     const a = await UserFileStore.open(dirs.usersFile);
     const b = await UserFileStore.open(dirs.usersFile);
