@@ -52,7 +52,7 @@ export class Logger {
     this.#mode = options.mode;
     this.#write = options.write ?? ((text) => process.stdout.write(`${text}\n`));
     this.#writeError = options.writeError ?? ((text) => process.stderr.write(`${text}\n`));
-    this.#color = options.color ?? process.stdout.isTTY === true;
+    this.#color = options.color ?? process.stdout.isTTY;
   }
 
   /** begin starts the story of one request; with explain off it returns a log that keeps nothing. */

@@ -15,7 +15,7 @@ const MAX_NEXT_LENGTH = 512;
  */
 export function safeNext(next: unknown, fallback: string = DEFAULT_AFTER_LOGIN): string {
   if (typeof next !== 'string' || next.length === 0 || next.length > MAX_NEXT_LENGTH) return fallback;
-  if (next[0] !== '/' || next[1] === '/' || next.includes('\\')) return fallback;
+  if (!next.startsWith('/') || next[1] === '/' || next.includes('\\')) return fallback;
   // Visible ASCII only: control characters, spaces, DEL and non-ASCII are refused outright.
   if (!/^[\x21-\x7e]*$/.test(next)) return fallback;
   const base = 'http://cloakroom.invalid';

@@ -207,7 +207,7 @@ export class FileCounterStore implements CounterStore {
     }
     try {
       const value: unknown = JSON.parse(text);
-      return Array.isArray(value) && value.every((time) => typeof time === 'number') ? (value as number[]) : [];
+      return Array.isArray(value) && value.every((time) => typeof time === 'number') ? value : [];
     } catch {
       return [];
     }

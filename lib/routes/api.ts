@@ -17,7 +17,7 @@ const MS_PER_SECOND = 1000;
 const THEMES: readonly Theme[] = ['light', 'dark'];
 
 /** apiRoutes are the JSON endpoints (README, Routes). Every answer is JSON with Cache-Control: no-store. */
-export function apiRoutes(services: Services): Route<Handler>[] {
+export function apiRoutes(services: Services): Array<Route<Handler>> {
   const { users, hasher, throttle, config } = services;
 
   const showAccount = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));

@@ -18,7 +18,7 @@ const MS_PER_SECOND = 1000;
  * authRoutes are register, login and logout. HTML forms get 303 redirects
  * (so Reload never re-posts a password); JSON clients get status codes.
  */
-export function authRoutes(services: Services): Route<Handler>[] {
+export function authRoutes(services: Services): Array<Route<Handler>> {
   const { users, hasher, throttle, pages } = services;
 
   const register = async (ctx: Context): Promise<void> => {

@@ -11,7 +11,7 @@ import type { Services } from '../services.ts';
  * visitors of login and register go straight to the dashboard. Viewing a
  * page reads the session (for the theme) but never creates one.
  */
-export function pageRoutes(services: Services): Route<Handler>[] {
+export function pageRoutes(services: Services): Array<Route<Handler>> {
   const render = (ctx: Context, name: PageName): void => {
     const theme = ctx.session.record?.data.theme ?? 'light';
     const html = services.pages.render(name, {

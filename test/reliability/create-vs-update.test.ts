@@ -49,10 +49,10 @@ describe('which requests create a session file', () => {
     assert.notEqual(visitor.sid, guestId);
     assert.deepEqual(
       await dirEntries(server.dirs.sessionsDir),
-      [`${storageKey(visitor.sid!)}.json`],
+      [`${storageKey(visitor.sid)}.json`],
       'sign-in creates the new file and removes the old one',
     );
-    const record = await readRecord(sessionFile(server, visitor.sid!));
+    const record = await readRecord(sessionFile(server, visitor.sid));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
   });
 });

@@ -114,11 +114,9 @@ describe('security headers: every kind of response carries SECURITY_HEADERS and 
       { status: 413, noStore: true, varyCookie: true },
       () =>
         seen(
-          server
-            .client()
-            .request('POST', '/api/cart', JSON.stringify({ item: 'x'.repeat(OVERSIZED_BODY_BYTES) }), {
-              'Content-Type': 'application/json',
-            }),
+          server.client().request('POST', '/api/cart', JSON.stringify({ item: 'x'.repeat(OVERSIZED_BODY_BYTES) }), {
+            'Content-Type': 'application/json',
+          }),
         ),
     ],
     [
@@ -167,9 +165,9 @@ describe('security headers: every kind of response carries SECURITY_HEADERS and 
   it('puts them on a 503 when session storage fails', async (t) => {
     const failingDisk: FileSystem = {
       ...nodeFileSystem,
-      statSync: (() => {
+      statSync: () => {
         throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
-      }) as unknown as FileSystem['statSync'],
+      },
     };
     const broken = await startTestServer(t, {}, { fs: failingDisk });
     const browser = broken.client();

@@ -48,8 +48,8 @@ export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -75,10 +75,10 @@ export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
         const check = (): void => {
           const match = pattern.exec(stdout);
           if (match === null) return;
-          child.stdout!.off('data', check);
+          child.stdout.off('data', check);
           resolve(match);
         };
-        child.stdout!.on('data', check);
+        child.stdout.on('data', check);
         exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
         check();
       }),

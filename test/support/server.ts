@@ -84,7 +84,7 @@ export interface SuiteScope {
 export function suiteScope(): SuiteScope {
   const cleanups: Array<() => unknown> = [];
   return {
-    context: { after: (fn: () => unknown) => cleanups.push(fn) } as Cleanup,
+    context: { after: (fn: () => unknown) => cleanups.push(fn) },
     close: async () => {
       for (const cleanup of cleanups.reverse()) await cleanup();
     },

@@ -108,8 +108,8 @@ describe('parseCookies', () => {
     it('keeps __proto__ and constructor as own keys', () => {
       const cookies = parseCookies('__proto__=x; constructor=y');
       assert.deepEqual(Object.keys(cookies), ['__proto__', 'constructor']);
-      assert.equal(cookies['__proto__'], 'x');
-      assert.equal(cookies['constructor'], 'y');
+      assert.equal(cookies.__proto__, 'x');
+      assert.equal(cookies.constructor, 'y');
     });
 
     it('does not change Object.prototype', () => {
@@ -117,20 +117,20 @@ describe('parseCookies', () => {
       parseCookies('__proto__=x; constructor=y; toString=z; hasOwnProperty=w');
       assert.deepEqual(Object.getOwnPropertyNames(Object.prototype), before);
       const plain: Record<string, unknown> = {};
-      assert.equal(plain['x'], undefined);
-      assert.equal(plain['constructor'], Object);
-      assert.equal(typeof plain['toString'], 'function');
+      assert.equal(plain.x, undefined);
+      assert.equal(plain.constructor, Object);
+      assert.equal(typeof plain.toString, 'function');
     });
 
     it('does not report inherited names as cookies', () => {
       const cookies = parseCookies('a=1');
-      assert.equal(cookies['toString'], undefined);
-      assert.equal(cookies['constructor'], undefined);
+      assert.equal(cookies.toString, undefined);
+      assert.equal(cookies.constructor, undefined);
       assert.equal('hasOwnProperty' in cookies, false);
     });
 
     it('still lets the first of two __proto__ pairs win', () => {
-      assert.equal(parseCookies('__proto__=first; __proto__=second')['__proto__'], 'first');
+      assert.equal(parseCookies('__proto__=first; __proto__=second').__proto__, 'first');
     });
   });
 });

@@ -198,11 +198,11 @@ describe('sweep', () => {
     let unlinks = 0;
     const fsys: FileSystem = {
       ...nodeFileSystem,
-      unlink: (async (...args: Parameters<typeof nodeFileSystem.unlink>) => {
+      unlink: async (...args: Parameters<typeof nodeFileSystem.unlink>) => {
         unlinks += 1;
         if (unlinks === 1) throw Object.assign(new Error('EACCES: simulated'), { code: 'EACCES' });
         return nodeFileSystem.unlink(...args);
-      }) as typeof nodeFileSystem.unlink,
+      },
     };
     const result = await sweep({ dir, now, timeouts, fs: fsys });
     assert.deepEqual(result, { scanned: 2, expired: 1, staleTemps: 0, failed: 1 });
@@ -229,12 +229,12 @@ describe('Sweeper', () => {
     let opened = 0;
     const fsys: FileSystem = {
       ...nodeFileSystem,
-      opendir: (async (...args: Parameters<typeof nodeFileSystem.opendir>) => {
+      opendir: async (...args: Parameters<typeof nodeFileSystem.opendir>) => {
         const mine = gates[opened]!;
         opened += 1;
         await mine.promise;
         return nodeFileSystem.opendir(...args);
-      }) as typeof nodeFileSystem.opendir,
+      },
     };
     const sweeps: SweepResult[] = [];
     const sweeper = new Sweeper({
@@ -327,7 +327,7 @@ describe('sweep, with several processes on one directory', () => {
     for (let i = 0; i < 200; i++) await writeSession(dir, now - 31 * MINUTE);
     const results = await Promise.all([sweep({ dir, now, timeouts }), sweep({ dir, now, timeouts })]);
     assert.deepEqual(await readdir(dir), [live]);
-    assert.equal(results[0]!.expired + results[1]!.expired, 200);
-    assert.equal(results[0]!.failed + results[1]!.failed, 0);
+    assert.equal(results[0].expired + results[1].expired, 200);
+    assert.equal(results[0].failed + results[1].failed, 0);
   });
 });
