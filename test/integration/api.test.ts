@@ -8,6 +8,7 @@ import { PASSWORD, register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
 import { fakeClock, T0 } from '../support/clock.ts';
 import { sessionFiles } from '../support/files.ts';
+import { bodyOf, sessionView, usersIn } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -30,7 +31,7 @@ describe('GET /api/me', () => {
     const server = await startTestServer(t);
     const reply = await server.client().get('/api/me');
     assert.equal(reply.status, 401);
-    assert.equal(typeof reply.json.error, 'string');
+    assert.equal(typeof bodyOf(reply).error, 'string');
     assertJsonNoStore(reply);
   });
 
@@ -58,13 +59,13 @@ describe('PATCH /api/profile', () => {
     const reply = await alice.json('PATCH', '/api/profile', { displayName: 'Alice A.' });
     assert.equal(reply.status, 200);
     assertJsonNoStore(reply);
-    assert.equal(reply.json.displayName, 'Alice A.');
+    assert.equal(bodyOf(reply).displayName, 'Alice A.');
 
     const laptop = server.client();
     await laptop.json('POST', '/login', { username: 'alice', password: PASSWORD });
-    assert.equal((await laptop.get('/api/me')).json.displayName, 'Alice A.');
-    const users = JSON.parse(await readFile(server.dirs.usersFile, 'utf8')).users;
-    assert.equal(users[0].displayName, 'Alice A.');
+    assert.equal(bodyOf(await laptop.get('/api/me')).displayName, 'Alice A.');
+    const users = usersIn(await readFile(server.dirs.usersFile, 'utf8'));
+    assert.equal(users[0]!.displayName, 'Alice A.');
     const session = await readFile(path.join(server.dirs.sessionsDir, `${storageKey(alice.sid!)}.json`), 'utf8');
     assert.ok(!session.includes('Alice A.'), 'the display name is not kept in the session');
   });
@@ -74,7 +75,7 @@ describe('PATCH /api/profile', () => {
     for (const displayName of ['A', 'x'.repeat(64), '🧥'.repeat(64), '<b>not HTML</b>']) {
       const reply = await alice.json('PATCH', '/api/profile', { displayName });
       assert.equal(reply.status, 200, displayName);
-      assert.equal(reply.json.displayName, displayName);
+      assert.equal(bodyOf(reply).displayName, displayName);
     }
   });
 
@@ -91,8 +92,8 @@ describe('PATCH /api/profile', () => {
       const { alice } = await aliceSignedIn(t);
       const reply = await alice.json('PATCH', '/api/profile', { displayName });
       assert.equal(reply.status, 400);
-      assert.equal(typeof reply.json.error, 'string');
-      assert.equal((await alice.get('/api/me')).json.displayName, 'alice');
+      assert.equal(typeof bodyOf(reply).error, 'string');
+      assert.equal(bodyOf(await alice.get('/api/me')).displayName, 'alice');
     });
   }
 
@@ -200,7 +201,7 @@ describe('GET /api/session', () => {
     assert.equal(reply.status, 200);
     assertJsonNoStore(reply);
     const id = guest.sid!;
-    const view = reply.json;
+    const view = sessionView(reply);
     assert.equal(view.id, `${id.slice(0, 6)}…`);
     assert.equal(view.file, `sessions/${storageKey(id)}.json`);
     assert.equal(view.createdAt, new Date(T0).toISOString());
@@ -216,7 +217,7 @@ describe('GET /api/session', () => {
 
   it('shows the signed-in user', async (t) => {
     const { alice } = await aliceSignedIn(t);
-    const view = (await alice.get('/api/session')).json;
+    const view = sessionView(await alice.get('/api/session'));
     assert.equal(view.user, 'alice');
   });
 });
@@ -266,7 +267,7 @@ describe('POST /api/cart', () => {
     reader.cookies.set('sid', guest.sid!);
     const view = await reader.get('/api/session');
     assert.equal(view.status, 200);
-    assert.deepEqual(view.json.data.cart, [emoji, 'umbrella']);
+    assert.deepEqual(sessionView(view).data.cart, [emoji, 'umbrella']);
   });
 
   const invalid: Array<[string, unknown]> = [
@@ -292,8 +293,8 @@ describe('POST /api/cart', () => {
     for (let i = 1; i <= 100; i++) assert.equal((await guest.json('POST', '/api/cart', { item: `item ${i}` })).status, 200);
     const refused = await guest.json('POST', '/api/cart', { item: 'one too many' });
     assert.equal(refused.status, 400);
-    assert.equal(refused.json.error, 'cart_full');
-    const view = (await guest.get('/api/session')).json;
+    assert.equal(bodyOf(refused).error, 'cart_full');
+    const view = sessionView(await guest.get('/api/session'));
     assert.equal(view.data.cart.length, 100);
     assert.equal(view.data.cart.at(-1), 'item 100');
   });
@@ -318,7 +319,7 @@ describe('DELETE /api/cart', () => {
     await guest.json('PUT', '/api/preferences', { theme: 'dark' });
     const reply = await guest.json('DELETE', '/api/cart');
     assert.deepEqual(reply.json, { cart: [] });
-    assert.deepEqual((await guest.get('/api/session')).json.data, { cart: [], theme: 'dark' });
+    assert.deepEqual(sessionView(await guest.get('/api/session')).data, { cart: [], theme: 'dark' });
   });
 });
 
@@ -332,7 +333,7 @@ describe('PUT /api/preferences', () => {
       assertJsonNoStore(reply);
       assert.deepEqual(reply.json, { theme });
       assert.equal((await sessionFiles(server.dirs.sessionsDir)).length, 1);
-      assert.equal((await guest.get('/api/session')).json.data.theme, theme);
+      assert.equal(sessionView(await guest.get('/api/session')).data.theme, theme);
     });
   }
 

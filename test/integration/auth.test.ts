@@ -8,11 +8,13 @@ import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
 import { sessionFiles } from '../support/files.ts';
+import { bodyOf, readSessionFile, sessionView, usersIn } from '../support/json.ts';
+import type { SessionShape } from '../support/json.ts';
 import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
-async function readSession(server: TestServer, id: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`), 'utf8'));
+async function readSession(server: TestServer, id: string): Promise<SessionShape> {
+  return readSessionFile(path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`));
 }
 
 function location(reply: Reply): URL {
@@ -50,7 +52,7 @@ describe('POST /register', () => {
     assert.deepEqual(reply.json, { username: 'alice' });
     assert.equal(reply.headers.get('content-type'), 'application/json; charset=utf-8');
     assert.equal(reply.headers.get('cache-control'), 'no-store');
-    assert.equal((await browser.get('/api/me')).json.username, 'alice');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'alice');
   });
 
   it('stores the password only as an scrypt hash, in a 0600 file', async (t) => {
@@ -58,7 +60,7 @@ describe('POST /register', () => {
     await register(server.client(), 'alice', PASSWORD);
     const text = await readFile(server.dirs.usersFile, 'utf8');
     assert.ok(!text.includes(PASSWORD));
-    const stored = JSON.parse(text).users[0];
+    const stored = usersIn(text)[0]!;
     assert.equal(stored.password.algorithm, 'scrypt');
     assert.equal(stored.password.N, TEST_SCRYPT_COST);
   });
@@ -155,7 +157,7 @@ describe('POST /login', () => {
     const reply = await browser.form('/login', { username: 'alice', password: PASSWORD });
     assert.equal(reply.status, 303);
     assert.equal(reply.headers.get('location'), '/dashboard');
-    assert.equal((await browser.get('/api/me')).json.username, 'alice');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'alice');
   });
 
   const nexts: Array<[string, string]> = [
@@ -217,7 +219,7 @@ describe('POST /login', () => {
     assert.equal(unknown.status, 401);
     assert.equal(wrong.status, 401);
     assert.equal(unknown.text, wrong.text);
-    assert.equal(typeof unknown.json.error, 'string');
+    assert.equal(typeof bodyOf(unknown).error, 'string');
   });
 
   it('answers a body without username or password: JSON → 400, form → 303 /login?error=invalid', async (t) => {
@@ -251,7 +253,7 @@ describe('POST /login', () => {
     await register(browser, 'dave');
     await browser.json('POST', '/api/cart', { item: "dave's umbrella" });
     await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });
-    const view = (await browser.get('/api/session')).json;
+    const view = sessionView(await browser.get('/api/session'));
     assert.equal(view.user, 'erin');
     assert.deepEqual(view.data, { cart: [], theme: null });
     assert.deepEqual(
@@ -262,7 +264,7 @@ describe('POST /login', () => {
     // Signing in again as the same user keeps the cart, as it does for a guest.
     await browser.json('POST', '/api/cart', { item: "erin's hat" });
     await browser.json('POST', '/login', { username: 'erin', password: 'correct horse battery' });
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ["erin's hat"]);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ["erin's hat"]);
   });
 
   it('answers 429 with Retry-After after 5 failures, even for the right password', async (t) => {
@@ -298,7 +300,7 @@ describe('POST /login', () => {
     // The same users file under a server configured with a higher cost.
     const raised = await startTestServer(t, { usersFile: before.dirs.usersFile, scryptCost: TEST_SCRYPT_COST * 2 });
     assert.equal((await raised.client().json('POST', '/login', { username: 'alice', password: PASSWORD })).status, 200);
-    const stored = JSON.parse(await readFile(before.dirs.usersFile, 'utf8')).users[0];
+    const stored = usersIn(await readFile(before.dirs.usersFile, 'utf8'))[0]!;
     assert.equal(stored.password.N, TEST_SCRYPT_COST * 2);
     assert.equal((await raised.client().json('POST', '/login', { username: 'alice', password: PASSWORD })).status, 200);
   });

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { Client, register } from '../support/client.ts';
+import { sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -44,24 +45,24 @@ describe('the session files are the truth, on every request', () => {
     const { first, second } = await twoServers(t);
     const browser = first.client();
     await browser.json('POST', '/api/cart', { item: 'umbrella' });
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['umbrella']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['umbrella']);
 
     await sameBrowser(second, browser).json('POST', '/api/cart', { item: 'scarf' });
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['umbrella', 'scarf']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['umbrella', 'scarf']);
   });
 
   it('sees a file edited by hand, even an edit that keeps its size, and a file deleted by hand', async (t) => {
     const server = await startTestServer(t);
     const browser = server.client();
     await browser.json('PUT', '/api/preferences', { theme: 'dark' });
-    assert.equal((await browser.get('/api/session')).json.data.theme, 'dark');
+    assert.equal(sessionView(await browser.get('/api/session')).data.theme, 'dark');
     const file = path.join(server.dirs.sessionsDir, `${storageKey(browser.sid!)}.json`);
 
     // "dark" → "lite" would not be a theme; swap the cart instead, four letters for four.
     await browser.json('POST', '/api/cart', { item: 'coat' });
     const text = await readFile(file, 'utf8');
     await writeFile(file, text.replace('"coat"', '"hats"'));
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['hats']);
 
     await rm(file);
     assert.equal((await browser.get('/api/session')).status, 401);
@@ -83,7 +84,7 @@ async function cachedSessionFile(t: TestContext): Promise<{ browser: Client; fil
   await browser.json('POST', '/api/cart', { item: 'coat' });
   const file = path.join(server.dirs.sessionsDir, `${storageKey(browser.sid!)}.json`);
   await utimes(file, PINNED_MTIME, PINNED_MTIME);
-  assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['coat']);
+  assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['coat']);
   return { browser, file, text: await readFile(file, 'utf8') };
 }
 
@@ -98,7 +99,7 @@ describe('the record cache tells file versions apart by inode and ctime too, not
 
     const after = await stat(file);
     assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'the same size and mtime: a new inode');
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['hats']);
   });
 
   it('serves a file rewritten in place with the same size and mtime (cp -p)', async (t) => {
@@ -119,6 +120,6 @@ describe('the record cache tells file versions apart by inode and ctime too, not
       'the same inode, size and mtime: only the ctime tells',
     );
     assert.notEqual(after.ctimeMs, before.ctimeMs);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['hats']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['hats']);
   });
 });

@@ -7,6 +7,7 @@ import { MAX_BODY_BYTES } from '../../lib/body.ts';
 import { register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
 import { hookedFs } from '../support/files.ts';
+import { bodyOf } from '../support/json.ts';
 import { answerOf, RawExchange, rawExchange } from '../support/raw-http.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -30,7 +31,7 @@ describe('errors', () => {
     const api = await server.client().get('/api/no-such-thing');
     assert.equal(api.status, 404);
     assert.equal(api.headers.get('content-type'), 'application/json; charset=utf-8');
-    assert.equal(api.json.error, 'not_found');
+    assert.equal(bodyOf(api).error, 'not_found');
   });
 
   const wrongMethods: Array<[string, string, string]> = [
@@ -169,7 +170,7 @@ describe('errors', () => {
     ] as const) {
       const reply = await server.client().request(method, path, '{"item":', { 'Content-Type': 'application/json' });
       assert.equal(reply.status, 400, path);
-      assert.equal(reply.json.error, 'malformed_json', path);
+      assert.equal(bodyOf(reply).error, 'malformed_json', path);
     }
   });
 
@@ -205,7 +206,7 @@ describe('errors', () => {
       const client = server.client();
       const reply = await client.json('POST', '/api/cart', { item: 'hat' }, headers);
       assert.equal(reply.status, 403);
-      assert.equal(reply.json.error, 'cross_origin');
+      assert.equal(bodyOf(reply).error, 'cross_origin');
       assert.equal(client.sid, undefined);
       assert.equal((await client.form('/login', { username: 'a', password: 'b' }, headers)).status, 403);
     });
@@ -232,7 +233,7 @@ describe('errors', () => {
     await writeFile(path.dirname(broken.dirs.usersFile), '');
     const json = await broken.client().json('POST', '/register', { username: 'alice', password: 'correct horse battery' });
     assert.equal(json.status, 500);
-    assert.deepEqual(Object.keys(json.json).sort(), ['error', 'message']);
+    assert.deepEqual(Object.keys(bodyOf(json)).sort(), ['error', 'message']);
     assert.doesNotMatch(json.text, LEAKS);
     const form = await broken.client().form('/register', { username: 'bob', password: 'correct horse battery' });
     assert.equal(form.status, 500);

@@ -9,6 +9,7 @@ import { PASSWORD, register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
 import { fakeClock, T0 } from '../support/clock.ts';
 import { sessionFiles } from '../support/files.ts';
+import { parseJsonObject, readSessionFile, sessionView } from '../support/json.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
 import type { Cleanup, TestServer } from '../support/server.ts';
 
@@ -19,7 +20,7 @@ function fileOf(server: TestServer, id: string): string {
 }
 
 async function lastSeenOnDisk(server: TestServer, id: string): Promise<string> {
-  return JSON.parse(await readFile(fileOf(server, id), 'utf8')).lastSeenAt;
+  return (await readSessionFile(fileOf(server, id))).lastSeenAt;
 }
 
 /** cookieAttributes splits a Set-Cookie header into its name=value and lower-cased attribute names (and values). */
@@ -68,7 +69,7 @@ describe('the session cookie', () => {
     assert.ok(attributes.has('secure'));
     assert.equal(attributes.get('path'), '/');
     assert.ok(!attributes.has('domain'));
-    const view = (await client.get('/api/session')).json;
+    const view = sessionView(await client.get('/api/session'));
     assert.deepEqual(view.cookie, { name: '__Host-sid', httpOnly: true, sameSite: 'Lax', secure: true, path: '/' });
   });
 
@@ -150,7 +151,7 @@ describe('a session is created only when there is something to keep', () => {
     await guest.json('POST', '/api/cart', { item: 'apple' });
     const text = await readFile(fileOf(server, guest.sid!), 'utf8');
     assert.ok(!text.includes(guest.sid!));
-    const record = JSON.parse(text);
+    const record = parseJsonObject(text);
     assert.equal(text, `${JSON.stringify(record, null, 2)}\n`);
     assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events']);
     assert.deepEqual(
@@ -246,12 +247,12 @@ describe('timeouts', () => {
     const { server, clock } = await clockedServer(t, 100, 300);
     const alice = server.client();
     await register(alice, 'alice');
-    const deadline = (await alice.get('/api/session')).json.absoluteExpiresAt;
+    const deadline = sessionView(await alice.get('/api/session')).absoluteExpiresAt;
     assert.equal(deadline, new Date(T0 + 300 * SECOND).toISOString());
     for (let at = 30; at < 300; at += 30) {
       clock.setTo(T0 + at * SECOND);
       await alice.json('POST', '/api/cart', { item: `at ${at}` });
-      assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, deadline);
+      assert.equal(sessionView(await alice.get('/api/session')).absoluteExpiresAt, deadline);
     }
     clock.setTo(T0 + 300 * SECOND - 1);
     assert.equal((await alice.get('/api/me')).status, 200);
@@ -265,7 +266,7 @@ describe('timeouts', () => {
     await register(alice, 'alice', PASSWORD);
     clock.setTo(T0 + 600 * SECOND);
     await alice.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
-    assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, new Date(T0 + 3600 * SECOND).toISOString());
+    assert.equal(sessionView(await alice.get('/api/session')).absoluteExpiresAt, new Date(T0 + 3600 * SECOND).toISOString());
   });
 
   it('refuses an expired session on read, before any sweep, and deletes its file', async (t) => {
@@ -327,7 +328,7 @@ describe('signing in replaces the ID and carries guest data over', () => {
       const newId = guest.sid!;
       assert.notEqual(newId, guestId);
 
-      const view = (await guest.get('/api/session')).json;
+      const view = sessionView(await guest.get('/api/session'));
       assert.deepEqual(view.data, { cart: ['umbrella', 'scarf'], theme: 'dark' });
       assert.ok(view.user === 'alice' || view.user === 'bob');
       await assert.rejects(stat(fileOf(server, guestId)), { code: 'ENOENT' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { register } from '../support/client.ts';
+import { sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 
 describe('the guest → sign-in → sign-out journey', () => {
@@ -15,8 +16,8 @@ describe('the guest → sign-in → sign-out journey', () => {
     await register(browser, 'alice');
     assert.notEqual(browser.sid, guestId);
     const session = await browser.get('/api/session');
-    assert.deepEqual(session.json.data.cart, ['umbrella']);
-    assert.equal(session.json.user, 'alice');
+    assert.deepEqual(sessionView(session).data.cart, ['umbrella']);
+    assert.equal(sessionView(session).user, 'alice');
 
     const out = await browser.json('POST', '/logout');
     assert.equal(out.status, 204);

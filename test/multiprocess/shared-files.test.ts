@@ -8,6 +8,7 @@ import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
 import { parseRecord } from '../../lib/sessions/record.ts';
 import { Client, PASSWORD, register } from '../support/client.ts';
+import { bodyOf, sessionView } from '../support/json.ts';
 import { startServerProcess } from '../support/process.ts';
 import type { ServerProcess } from '../support/process.ts';
 import { makeDirs, TEST_SCRYPT_COST } from '../support/server.ts';
@@ -53,7 +54,7 @@ describe('two Cloakroom processes started separately on one directory pair', () 
     await register(new Client(a.url), 'alice');
     const onB = new Client(b.url);
     assert.equal((await onB.json('POST', '/login', { username: 'alice', password: PASSWORD })).status, 200);
-    assert.equal((await onB.get('/api/me')).json.username, 'alice');
+    assert.equal(bodyOf(await onB.get('/api/me')).username, 'alice');
     await register(new Client(b.url), 'bobby');
     assert.deepEqual(await usernamesOnDisk(dirs), ['alice', 'bobby']);
     assert.equal((await new Client(a.url).json('POST', '/login', { username: 'bobby', password: PASSWORD })).status, 200);
@@ -92,7 +93,7 @@ describe('two Cloakroom processes started separately on one directory pair', () 
       statuses,
       statuses.map(() => 200),
     );
-    const cart = (await browser.get('/api/session')).json.data.cart as string[];
+    const cart = sessionView(await browser.get('/api/session')).data.cart;
     assert.equal(cart.length, CART_ADDS);
     assert.deepEqual([...cart].sort(), Array.from({ length: CART_ADDS }, (_, i) => `item-${i}`).sort());
   });
@@ -163,7 +164,7 @@ describe('two Cloakroom processes started separately on one directory pair', () 
     ] as const) {
       const client = new Client(server.url);
       assert.equal((await client.json('POST', '/login', { username, password: PASSWORD })).status, 200);
-      assert.equal((await client.get('/api/me')).json.displayName, `${username} (earlier)`);
+      assert.equal(bodyOf(await client.get('/api/me')).displayName, `${username} (earlier)`);
     }
     await register(new Client(b.url), 'jack');
     assert.deepEqual(await usernamesOnDisk(dirs), ['hana', 'ivan', 'jack']);
@@ -193,13 +194,13 @@ describe('WORKERS=2: one port, two worker processes', () => {
     assert.equal(workerPids(server).length, 2);
     const browser = new Client(server.url);
     await register(browser, 'kate');
-    assert.equal((await browser.get('/api/me')).json.username, 'kate');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'kate');
     const statuses = await cartAddsAlternating([server], browser);
     assert.deepEqual(
       statuses,
       statuses.map(() => 200),
     );
-    assert.equal(((await browser.get('/api/session')).json.data.cart as string[]).length, CART_ADDS);
+    assert.equal(sessionView(await browser.get('/api/session')).data.cart.length, CART_ADDS);
     server.child.kill('SIGTERM');
     assert.deepEqual(await server.exited(EXIT_DEADLINE_MS), { code: 0, signal: null });
     assert.deepEqual(workerPids(server), []);

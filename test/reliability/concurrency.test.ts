@@ -7,6 +7,7 @@ import { register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
 import { gate, hookedFs } from '../support/files.ts';
 import type { Gate } from '../support/files.ts';
+import { bodyOf, cartOf, parseJsonObject, readSessionFile, sessionView } from '../support/json.ts';
 import { answerOf, RawExchange } from '../support/raw-http.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
@@ -73,15 +74,15 @@ describe('many requests on one session', () => {
       items.map(() => 200),
     );
     // Each addition saw the one before it: the read-modify-writes ran one at a time.
-    const lengths = replies.map((reply) => reply.json.cart.length).sort((a: number, b: number) => a - b);
+    const lengths = replies.map((reply) => cartOf(reply).length).sort((a: number, b: number) => a - b);
     assert.deepEqual(
       lengths,
       items.map((_, index) => index + 1),
     );
-    const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
+    const stored = await readSessionFile(sessionFile(server, sid));
     assert.deepEqual([...stored.data.cart].sort(), [...items].sort());
     const session = await browser.get('/api/session');
-    assert.deepEqual([...session.json.data.cart].sort(), [...items].sort());
+    assert.deepEqual([...sessionView(session).data.cart].sort(), [...items].sort());
   });
 
   it('stays logged out when a logout races 50 cart, preference and /api/me requests', async (t) => {
@@ -120,7 +121,7 @@ describe('many requests on one session', () => {
     assert.equal((await oldCookie.get('/api/session')).status, 401);
     // Whatever the late requests created is a new guest session: nobody is signed in, and the old cart is not back.
     for (const name of await readdir(server.dirs.sessionsDir)) {
-      const record = JSON.parse(await readFile(path.join(server.dirs.sessionsDir, name), 'utf8'));
+      const record = await readSessionFile(path.join(server.dirs.sessionsDir, name));
       assert.equal(record.user, null, `${name} must be a guest session`);
       assert.equal(record.data.cart.includes('before-logout'), false);
     }
@@ -152,7 +153,7 @@ describe('many requests on one session', () => {
     const answer = await answerOf(slow.exchange);
 
     assert.equal(answer.status, 409);
-    assert.equal(JSON.parse(answer.body).error, 'session_ended');
+    assert.equal(parseJsonObject(answer.body).error, 'session_ended');
     assert.equal(answer.headers.get('set-cookie'), null);
     assert.deepEqual(await readdir(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
   });
@@ -173,14 +174,14 @@ describe('many requests on one session', () => {
       const quick = await clientWith(server, sid).json('POST', '/api/cart', { item: 'quick' });
       const me = await clientWith(server, sid).get('/api/me');
       assert.equal(quick.status, 200);
-      assert.deepEqual(quick.json.cart, ['quick']);
+      assert.deepEqual(cartOf(quick), ['quick']);
       assert.equal(me.status, 200);
       assert.equal(slowAnswered, false, 'the slow request must still be waiting for its body');
 
       await slow.finish();
       const answer = await slowAnswer;
       assert.equal(answer.status, 200);
-      assert.deepEqual(JSON.parse(answer.body).cart, ['quick', 'slow']);
+      assert.deepEqual(parseJsonObject(answer.body).cart, ['quick', 'slow']);
     },
   );
 
@@ -214,7 +215,7 @@ describe('many requests on one session', () => {
       await write.reached;
       const me = await clientWith(server, sid).get('/api/me');
       assert.equal(me.status, 200);
-      assert.equal(me.json.username, 'writer');
+      assert.equal(bodyOf(me).username, 'writer');
       assert.equal(slowAnswered, false, 'the held request must still be pending when /api/me has answered');
 
       // A second write on the session queues behind the held one instead of overwriting it.
@@ -222,10 +223,10 @@ describe('many requests on one session', () => {
       write.open();
       const [first, second] = await Promise.all([slow, queued]);
       assert.equal(first.status, 200);
-      assert.deepEqual(first.json.cart, ['held']);
+      assert.deepEqual(cartOf(first), ['held']);
       assert.equal(second.status, 200);
-      assert.deepEqual(second.json.cart, ['held', 'queued']);
-      const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
+      assert.deepEqual(cartOf(second), ['held', 'queued']);
+      const stored = await readSessionFile(sessionFile(server, sid));
       assert.deepEqual(stored.data.cart, ['held', 'queued']);
     },
   );

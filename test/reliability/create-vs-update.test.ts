@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { unlinkSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import { hookedFs, dirEntries } from '../support/files.ts';
+import { bodyOf, cartOf, readSessionFile } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
 function sessionFile(server: TestServer, sid: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(sid)}.json`);
-}
-
-async function readRecord(file: string) {
-  return JSON.parse(await readFile(file, 'utf8'));
 }
 
 describe('which requests create a session file', () => {
@@ -52,7 +49,7 @@ describe('which requests create a session file', () => {
       [`${storageKey(visitor.sid)}.json`],
       'sign-in creates the new file and removes the old one',
     );
-    const record = await readRecord(sessionFile(server, visitor.sid));
+    const record = await readSessionFile(sessionFile(server, visitor.sid));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
   });
 });
@@ -70,10 +67,10 @@ describe('an update never recreates a deleted session file', () => {
     const write = await browser.json('POST', '/api/cart', { item: 'new-item' });
 
     assert.equal(write.status, 200);
-    assert.deepEqual(write.json.cart, ['new-item'], 'nothing of the deleted session comes back');
+    assert.deepEqual(cartOf(write), ['new-item'], 'nothing of the deleted session comes back');
     assert.notEqual(browser.sid, oldId, 'the unknown ID is never adopted');
     assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`]);
-    const record = await readRecord(sessionFile(server, browser.sid!));
+    const record = await readSessionFile(sessionFile(server, browser.sid!));
     assert.equal(record.user, null, 'the new session is a guest: the sign-in is not restored');
   });
 
@@ -107,7 +104,7 @@ describe('an update never recreates a deleted session file', () => {
 
       assert.equal(stats >= statNumber, true, `the store statted the file ${stats} times`);
       assert.equal(reply.status, 409);
-      assert.equal(reply.json.error, 'session_ended');
+      assert.equal(bodyOf(reply).error, 'session_ended');
       assert.equal(reply.headers.get('set-cookie'), null);
       assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [], 'no file is written or recreated');
     });

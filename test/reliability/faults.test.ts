@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
@@ -12,6 +12,7 @@ import { register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
 import { hookedFs, pathsOf, systemError } from '../support/files.ts';
 import type { FsOperation } from '../support/files.ts';
+import { bodyOf, cartOf, readSessionFile, sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -122,8 +123,10 @@ function assertUnavailable(reply: Reply, server: TestServer, code: string): void
   assert.equal(reply.status, 503, reply.text);
   assert.match(reply.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
   assert.match(reply.headers.get('content-type') ?? '', /^application\/json/);
-  assert.equal(reply.json.error, 'storage_unavailable');
-  assert.match(reply.json.message, /unavailable/i);
+  const { error, message } = bodyOf(reply);
+  assert.equal(error, 'storage_unavailable');
+  assert.ok(typeof message === 'string', reply.text);
+  assert.match(message, /unavailable/i);
   assert.equal(reply.headers.get('set-cookie'), null, 'a failed request changes no cookie');
   for (const secret of [code, 'injected', server.dirs.sessionsDir, 'Error']) {
     assert.ok(!reply.text.includes(secret), `the answer leaks "${secret}": ${reply.text}`);
@@ -154,16 +157,16 @@ describe('a failing disk', () => {
         'the server log says what failed',
       );
       assert.deepEqual(await tempFiles(server), [], 'no temp file is left behind');
-      const stored = JSON.parse(await readFile(sessionFile(server, sid), 'utf8'));
+      const stored = await readSessionFile(sessionFile(server, sid));
       assert.deepEqual(stored.data.cart, ['kept']);
 
       assert.equal(browser.sid, sid);
       const session = await browser.get('/api/session');
       assert.equal(session.status, 200);
-      assert.deepEqual(session.json.data.cart, ['kept']);
+      assert.deepEqual(sessionView(session).data.cart, ['kept']);
       const after = await browser.json('POST', '/api/cart', { item: 'after' });
       assert.equal(after.status, 200);
-      assert.deepEqual(after.json.cart, ['kept', 'after']);
+      assert.deepEqual(cartOf(after), ['kept', 'after']);
     });
   }
 
@@ -194,7 +197,7 @@ describe('a failing disk', () => {
     assert.deepEqual(await readdir(server.dirs.sessionsDir), [`${storageKey(guestId)}.json`]);
     const login = await browser.json('POST', '/login', { username: 'faulty', password: 'correct horse battery' });
     assert.equal(login.status, 200);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['guest-item']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['guest-item']);
   });
 
   it('keeps the session usable when logout cannot delete its file, and logs out once the disk recovers', async (t) => {
@@ -231,6 +234,6 @@ describe('the sessions directory deleted while the server runs', () => {
     assert.equal(reply.status, 200);
     assert.equal((await stat(server.dirs.sessionsDir)).mode & PERMISSION_BITS, SESSIONS_DIR_MODE);
     assert.equal((await stat(sessionFile(server, browser.sid!))).mode & PERMISSION_BITS, SESSION_FILE_MODE);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['new-dir']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['new-dir']);
   });
 });

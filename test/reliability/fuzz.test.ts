@@ -6,6 +6,7 @@ import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
+import { bodyOf, sessionView } from '../support/json.ts';
 import { RawExchange } from '../support/raw-http.ts';
 import { startTestServer } from '../support/server.ts';
 
@@ -418,7 +419,7 @@ describe('bad input at volume', () => {
     await bystander.json('POST', '/api/cart', { item: 'scarf' });
     await bystander.json('PUT', '/api/preferences', { theme: 'dark' });
     const bystanderId = bystander.sid!;
-    const before = (await bystander.get('/api/session')).json;
+    const before = sessionView(await bystander.get('/api/session'));
     const bystanderFile = path.join(server.dirs.sessionsDir, `${storageKey(bystanderId)}.json`);
 
     const fuzzClients: Client[] = [];
@@ -481,8 +482,8 @@ describe('bad input at volume', () => {
     assert.equal(bystander.sid, bystanderId);
     const me = await bystander.get('/api/me');
     assert.equal(me.status, 200);
-    assert.equal(me.json.username, 'bystander');
-    const after = (await bystander.get('/api/session')).json;
+    assert.equal(bodyOf(me).username, 'bystander');
+    const after = sessionView(await bystander.get('/api/session'));
     assert.deepEqual(after.data, before.data);
     assert.equal(after.user, before.user);
     assert.equal(after.createdAt, before.createdAt);

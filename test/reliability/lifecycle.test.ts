@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { Client, register } from '../support/client.ts';
+import { bodyOf, parseJsonObject, readSessionFile, sessionView } from '../support/json.ts';
 import { LISTENING, serverEnv, spawnServer, START_DEADLINE_MS, startServerProcess } from '../support/process.ts';
 import { answerOf, RawExchange } from '../support/raw-http.ts';
 import { makeDirs } from '../support/server.ts';
@@ -143,13 +144,13 @@ describe('shutdown and restart', () => {
 
       t.diagnostic(`exited ${elapsedMs.toFixed(0)} ms after ${stopSignal}`);
       assert.equal(answer.status, 200);
-      assert.deepEqual(JSON.parse(answer.body).cart, ['during-shutdown']);
+      assert.deepEqual(parseJsonObject(answer.body).cart, ['during-shutdown']);
       assert.equal(code, 0);
       assert.equal(signal, null);
       assert.ok(elapsedMs < SHUTDOWN_DEADLINE_MS);
       assert.equal(server.stderr(), '');
       // The change made after the signal is on disk, whole.
-      const stored = JSON.parse(await readFile(path.join(dirs.sessionsDir, `${storageKey(browser.sid!)}.json`), 'utf8'));
+      const stored = await readSessionFile(path.join(dirs.sessionsDir, `${storageKey(browser.sid!)}.json`));
       assert.deepEqual(stored.data.cart, ['during-shutdown']);
     });
   }
@@ -168,8 +169,8 @@ describe('shutdown and restart', () => {
     after.cookies.set('sid', before.sid!);
     const me = await after.get('/api/me');
     assert.equal(me.status, 200);
-    assert.equal(me.json.username, 'returning');
-    assert.deepEqual((await after.get('/api/session')).json.data.cart, ['kept-over-restart']);
+    assert.equal(bodyOf(me).username, 'returning');
+    assert.deepEqual(sessionView(await after.get('/api/session')).data.cart, ['kept-over-restart']);
     second.child.kill('SIGTERM');
     assert.deepEqual(await second.exited(SHUTDOWN_DEADLINE_MS), { code: 0, signal: null });
   });

@@ -8,6 +8,7 @@ import { headersWithoutDate, PASSWORD, register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
 import { fakeClock } from '../support/clock.ts';
 import { snapshotDir } from '../support/files.ts';
+import { bodyOf } from '../support/json.ts';
 import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -99,7 +100,7 @@ describe('brute force: guessing is throttled per account and per address, and ha
     clock.advance(MS_PER_SECOND);
     const lifted = await login(server, 'alice', PASSWORD);
     assert.equal(lifted.status, 200);
-    assert.equal(lifted.json.username, 'alice');
+    assert.equal(bodyOf(lifted).username, 'alice');
   });
 
   it('with TRUST_PROXY, counts the last X-Forwarded-For entry, so a forged first entry escapes nothing', async (t) => {
@@ -156,7 +157,7 @@ describe('brute force: guessing is throttled per account and per address, and ha
     assert.ok(busy.length > 0, 'the queue overflowed');
     for (const reply of busy) {
       assert.ok(retryAfterSeconds(reply) > 0);
-      assert.equal(reply.json.error, 'busy');
+      assert.equal(bodyOf(reply).error, 'busy');
     }
     assert.ok(
       replies.some((reply) => reply.status === 200 || reply.status === 401),

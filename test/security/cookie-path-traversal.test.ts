@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { PASSWORD, register } from '../support/client.ts';
 import { fakeClock } from '../support/clock.ts';
 import { hookedFs, sessionFileName, snapshotDir } from '../support/files.ts';
+import { parseJsonObject } from '../support/json.ts';
 import { rawExchange } from '../support/raw-http.ts';
 import { startTestServer, suiteScope } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
@@ -68,7 +69,7 @@ describe('cookie → file traversal: only a well-formed ID ever names a session 
   it('accepts the planted record when a real ID names it (the control: the record itself would sign in)', async () => {
     const reply = await meWith(server, controlId);
     assert.equal(reply.status, 200);
-    assert.equal(JSON.parse(reply.body).username, 'alice');
+    assert.equal(parseJsonObject(reply.body).username, 'alice');
   });
 
   it('signs in with none of 27 hostile cookie values, and reads, writes or deletes nothing', async () => {

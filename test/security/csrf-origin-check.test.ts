@@ -5,6 +5,7 @@ import { PASSWORD, register } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { fakeClock } from '../support/clock.ts';
 import { snapshotDir } from '../support/files.ts';
+import { bodyOf, sessionView } from '../support/json.ts';
 import { startTestServer, suiteScope } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -58,9 +59,9 @@ describe('CSRF: unsafe requests from another origin are refused and change nothi
   async function assertVictimUntouched(context: string): Promise<void> {
     const me = await victim.get('/api/me');
     assert.equal(me.status, 200, `${context}: the victim's session ended`);
-    assert.equal(me.json.displayName, 'alice', `${context}: the profile changed`);
+    assert.equal(bodyOf(me).displayName, 'alice', `${context}: the profile changed`);
     const session = await victim.get('/api/session');
-    assert.deepEqual(session.json.data, { cart: ['umbrella'], theme: 'light' }, `${context}: the session data changed`);
+    assert.deepEqual(sessionView(session).data, { cart: ['umbrella'], theme: 'light' }, `${context}: the session data changed`);
   }
 
   it('refuses every unsafe route for every cross-origin header combination with 403, and nothing changes', async () => {
@@ -115,7 +116,7 @@ describe('CSRF: unsafe requests from another origin are refused and change nothi
       const cart: UnsafeRoute = { method: 'POST', path: '/api/cart', fields: { item: description.slice(0, 64) } };
       assert.equal((await send(guest, cart, headers)).status, 200, `POST /api/cart with ${description}`);
     }
-    assert.equal((await guest.get('/api/session')).json.data.cart.length, allowed.length);
+    assert.equal(sessionView(await guest.get('/api/session')).data.cart.length, allowed.length);
   });
 
   it('lets same-origin sign-in and sign-out through, for every allowed header combination', async () => {

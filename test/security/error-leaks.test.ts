@@ -7,6 +7,7 @@ import type { FileSystem } from '../../lib/file-system.ts';
 import { Logger } from '../../lib/log.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
+import { bodyOf } from '../support/json.ts';
 import { rawExchange } from '../support/raw-http.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
@@ -180,7 +181,7 @@ describe('error leaks: failures stay on the server, the answer says only that so
     for (const username of ['__proto__', 'constructor', 'hasOwnProperty']) {
       const browser = server.client();
       await register(browser, username, PASSWORD);
-      assert.equal((await browser.get('/api/me')).json.username, username);
+      assert.equal(bodyOf(await browser.get('/api/me')).username, username);
       assert.equal((await server.client().json('POST', '/login', { username, password: PASSWORD })).status, 200);
     }
     assert.equal((await server.client().json('POST', '/login', { username: 'toString', password: PASSWORD })).status, 401);

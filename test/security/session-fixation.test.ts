@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { PASSWORD, register, SESSION_ID_PATTERN } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { sessionFileName } from '../support/files.ts';
+import { bodyOf, sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -47,7 +48,7 @@ describe('session fixation: every change of privilege replaces the session ID', 
     assert.match(browser.sid ?? '', SESSION_ID_PATTERN);
     assert.equal(await hasFile(server, guestId), false, 'the guest file is deleted');
     assert.equal(await hasFile(server, browser.sid!), true);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['umbrella']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['umbrella']);
 
     const stale = attackerWith(server, guestId);
     assert.equal((await stale.get('/api/me')).status, 401);
@@ -63,7 +64,7 @@ describe('session fixation: every change of privilege replaces the session ID', 
     assert.notEqual(browser.sid, guestId);
     assert.equal(await hasFile(server, guestId), false);
     assert.equal(await hasFile(server, browser.sid!), true);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, ['umbrella']);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['umbrella']);
     assert.equal((await attackerWith(server, guestId).get('/api/me')).status, 401);
   });
 
@@ -81,7 +82,7 @@ describe('session fixation: every change of privilege replaces the session ID', 
     assert.notEqual(browser.sid, before);
     assert.match(browser.sid ?? '', SESSION_ID_PATTERN);
     assert.equal(await hasFile(server, before), false);
-    assert.equal((await browser.get('/api/me')).json.username, 'carol');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'carol');
     assert.equal((await attackerWith(server, before).get('/api/me')).status, 401);
 
     // The other device's session ended with the password: refused, and its file and cookie go.
@@ -103,7 +104,7 @@ describe('session fixation: every change of privilege replaces the session ID', 
     const login = await victim.form('/login', { username: 'victim', password: PASSWORD });
     assert.equal(login.status, 303);
     assert.notEqual(victim.sid, plantedId);
-    assert.equal((await victim.get('/api/me')).json.username, 'victim');
+    assert.equal(bodyOf(await victim.get('/api/me')).username, 'victim');
 
     assert.equal((await attacker.get('/api/me')).status, 401, 'after: the planted ID does not ride the sign-in');
     assert.equal((await attackerWith(server, plantedId).get('/api/session')).status, 401);
@@ -136,6 +137,6 @@ describe('session fixation: every change of privilege replaces the session ID', 
     assert.notEqual(browser.sid, daveId);
     assert.equal(await hasFile(server, daveId), false);
     assert.equal((await attackerWith(server, daveId).get('/api/me')).status, 401);
-    assert.equal((await browser.get('/api/me')).json.username, 'erin');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'erin');
   });
 });

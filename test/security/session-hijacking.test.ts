@@ -12,6 +12,7 @@ import { Logger } from '../../lib/log.ts';
 import { Client, PASSWORD, register, SESSION_ID_PATTERN, sessionCookieOf } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
 import { filesUnder } from '../support/files.ts';
+import { bodyOf } from '../support/json.ts';
 import { answerOf, RawExchange } from '../support/raw-http.ts';
 import { makeDirs, startTestServer, TEST_SCRYPT_COST, testConfig, silentLogger } from '../support/server.ts';
 
@@ -86,7 +87,7 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     const browser = server.client();
     const reply = await browser.json('POST', '/register', { username: 'alice', password: PASSWORD });
     assertSessionCookieFlags(reply, '__Host-sid', true);
-    assert.equal((await browser.get('/api/me')).json.username, 'alice');
+    assert.equal(bodyOf(await browser.get('/api/me')).username, 'alice');
 
     const plainName = new Client(server.url);
     plainName.cookies.set('sid', browser.sid!);

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { PASSWORD, register, SESSION_ID_PATTERN } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { sessionFileName, snapshotDir } from '../support/files.ts';
+import { cartOf } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 
 const SIGN_INS = 200;
@@ -68,7 +69,7 @@ describe('session IDs cannot be guessed, planted or farmed', () => {
 
     const cart = await browser.json('POST', '/api/cart', { item: 'umbrella' });
     assert.equal(cart.status, 200);
-    assert.deepEqual(cart.json.cart, ['umbrella'], 'a guest session starts empty: nothing was inherited');
+    assert.deepEqual(cartOf(cart), ['umbrella'], 'a guest session starts empty: nothing was inherited');
     assert.notEqual(browser.sid, planted);
     assert.match(browser.sid ?? '', SESSION_ID_PATTERN);
     assert.equal(await exists(path.join(server.dirs.sessionsDir, sessionFileName(planted))), false);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { PASSWORD, register } from '../support/client.ts';
+import { bodyOf, cartOf, sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
 
 const PAYLOAD = '<img src=x onerror=alert(1)>';
@@ -37,10 +38,10 @@ describe('stored XSS: text users type stays text', () => {
     await register(browser, 'alice', PASSWORD);
     const saved = await browser.json('PATCH', '/api/profile', { displayName: PAYLOAD });
     assert.equal(saved.status, 200);
-    assert.equal(saved.json.displayName, PAYLOAD);
+    assert.equal(bodyOf(saved).displayName, PAYLOAD);
 
     const me = await browser.get('/api/me');
-    assert.equal(me.json.displayName, PAYLOAD);
+    assert.equal(bodyOf(me).displayName, PAYLOAD);
     assert.match(me.headers.get('content-type') ?? '', /^application\/json/);
     assert.equal(me.headers.get('x-content-type-options'), 'nosniff', 'a browser never sniffs the JSON into HTML');
     for (const page of ['/dashboard', '/profile']) {
@@ -53,10 +54,10 @@ describe('stored XSS: text users type stays text', () => {
   it('returns a cart item of <img src=x onerror=alert(1)> as exact JSON text, and no page embeds it', async (t) => {
     const server = await startTestServer(t);
     const browser = server.client();
-    assert.deepEqual((await browser.json('POST', '/api/cart', { item: PAYLOAD })).json.cart, [PAYLOAD]);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, [PAYLOAD]);
+    assert.deepEqual(cartOf(await browser.json('POST', '/api/cart', { item: PAYLOAD })), [PAYLOAD]);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, [PAYLOAD]);
     await register(browser, 'bob', PASSWORD);
-    assert.deepEqual((await browser.get('/api/session')).json.data.cart, [PAYLOAD]);
+    assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, [PAYLOAD]);
     for (const page of ['/dashboard', '/profile']) {
       assert.ok(!(await browser.get(page)).text.includes('<img src=x'), `${page} embeds the cart item as markup`);
     }

@@ -9,7 +9,7 @@ export interface Reply {
   headers: Headers;
   text: string;
   /** json is the body parsed as JSON (undefined when it is not JSON). */
-  json: any;
+  json: unknown;
 }
 
 /**

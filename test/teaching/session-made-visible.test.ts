@@ -6,6 +6,7 @@ import { Logger } from '../../lib/log.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import { fakeClock } from '../support/clock.ts';
+import { bodyOf, sessionView } from '../support/json.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
 import type { Cleanup } from '../support/server.ts';
 
@@ -81,7 +82,7 @@ describe('the explain log narrates a sign-in', () => {
     await browser.json('POST', '/api/cart', { item: 'scarf' });
     const file = `coat-racks/${storageKey(browser.sid!)}.json`;
     assert.match(blocks.join('\n'), new RegExp(`created ${file.slice(0, 'coat-racks/'.length + 16)}….json for new guest session`));
-    assert.equal((await browser.get('/api/session')).json.file, file);
+    assert.equal(sessionView(await browser.get('/api/session')).file, file);
     assert.doesNotMatch(blocks.join('\n'), /sessions\//);
   });
 
@@ -103,7 +104,7 @@ describe('the session inspector (GET /api/session)', () => {
     await browser.json('PUT', '/api/preferences', { theme: 'dark' });
     const id = browser.sid!;
 
-    const view = (await browser.get('/api/session')).json;
+    const view = sessionView(await browser.get('/api/session'));
     assert.equal(view.id, `${id.slice(0, 6)}…`);
     assert.equal(view.file, `sessions/${storageKey(id)}.json`);
     assert.equal(view.createdAt, '2026-11-22T10:00:00.000Z');
@@ -122,7 +123,7 @@ describe('the session inspector (GET /api/session)', () => {
     const server = await startTestServer(t);
     const reply = await server.client().get('/api/session');
     assert.equal(reply.status, 401);
-    assert.equal(reply.json.error, 'no_session');
+    assert.equal(bodyOf(reply).error, 'no_session');
   });
 });
 
@@ -136,7 +137,7 @@ describe('the event list and the guest → sign-in carry-over', () => {
     const guestId = browser.sid!;
 
     await register(browser, 'bob');
-    const view = (await browser.get('/api/session')).json;
+    const view = sessionView(await browser.get('/api/session'));
     assert.notEqual(browser.sid, guestId);
     assert.deepEqual(view.data, { cart: ['hat', 'gloves'], theme: 'dark' });
     assert.equal(view.user, 'bob');
@@ -162,9 +163,9 @@ describe('the event list and the guest → sign-in carry-over', () => {
       newPassword: 'another long secret',
     });
     assert.equal(changed.status, 200);
-    const events = (await browser.get('/api/session')).json.events.map((event: { event: string }) => event.event);
+    const events = sessionView(await browser.get('/api/session')).events.map((event: { event: string }) => event.event);
     assert.equal(events.at(-1), `ID replaced at password change (was ${before.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`);
-    const rotations = (await browser.get('/api/session')).json.rotations;
+    const rotations = sessionView(await browser.get('/api/session')).rotations;
     assert.deepEqual(
       rotations.map((rotation: { reason: string }) => rotation.reason),
       ['password change'],

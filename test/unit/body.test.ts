@@ -4,11 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { MAX_BODY_BYTES, readBody } from '../../lib/body.ts';
 import { HttpError } from '../../lib/http-error.ts';
+import { parseJsonObject } from '../support/json.ts';
 
 interface Answer {
   status: number;
   /** What readBody returned (status 200) or the HttpError's code. */
   result: { kind?: string; fields?: Record<string, unknown>; code?: string };
+}
+
+/** answerOf is what the test server sent back: its status and the JSON object it wrote. */
+function answerOf(res: http.IncomingMessage, parts: Buffer[]): Answer {
+  const result = parseJsonObject(Buffer.concat(parts).toString('utf8'), 'the answer');
+  return { status: res.statusCode ?? 0, result };
 }
 
 let server: http.Server;
@@ -37,7 +44,7 @@ function post(headers: Record<string, string | number>, ...chunks: Array<string 
     const req = http.request({ port, host: '127.0.0.1', method: 'POST', path: '/', headers }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (part: Buffer) => parts.push(part));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, result: JSON.parse(Buffer.concat(parts).toString('utf8')) }));
+      res.on('end', () => resolve(answerOf(res, parts)));
     });
     req.on('error', reject);
     for (const chunk of chunks) req.write(chunk);
@@ -213,7 +220,7 @@ describe('readBody', () => {
             res.on('data', (part: Buffer) => parts.push(part));
             res.on('end', () => {
               req.destroy();
-              resolve({ status: res.statusCode ?? 0, result: JSON.parse(Buffer.concat(parts).toString('utf8')) });
+              resolve(answerOf(res, parts));
             });
           },
         );

@@ -7,6 +7,7 @@ import { UserFileStore, UsersFileError } from '../../lib/auth/users.ts';
 import type { UserRecord } from '../../lib/auth/users.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
 import { hookedFs, systemError } from '../support/files.ts';
+import { usersIn } from '../support/json.ts';
 import { makeDirs } from '../support/server.ts';
 
 const FILE_MODE_BITS = 0o777;
@@ -52,8 +53,7 @@ describe('UserFileStore', () => {
     await users.add(user('alice', { displayName: 'the first' }));
     assert.equal(await users.add(user('ALICE', { displayName: 'the second' })), false);
     assert.equal((await users.find('alice'))?.displayName, 'the first');
-    const saved = JSON.parse(await readFile(dirs.usersFile, 'utf8'));
-    assert.equal(saved.users.length, 1);
+    assert.equal(usersIn(await readFile(dirs.usersFile, 'utf8')).length, 1);
   });
 
   it('updates an account from its stored copy and saves it', async (t) => {
