@@ -120,7 +120,7 @@ export async function unlabelledControls(page: Page): Promise<string[]> {
     const forLabels = id === null ? 0 : await page.locator(`label[for="${id}"]`).count();
     const wrappingLabels = await control.locator('xpath=ancestor::label').count();
     if (ariaLabel === '' && labelledBy === '' && forLabels === 0 && wrappingLabels === 0) {
-      unlabelled.push(await control.evaluate((element) => element.outerHTML));
+      unlabelled.push(await control.evaluate((element: { outerHTML: string }) => element.outerHTML));
     }
   }
   return unlabelled;

@@ -81,7 +81,11 @@ describe('temporary files of atomic writes', () => {
     const dirs = await makeDirs(t);
     await mkdir(dirs.sessionsDir, { mode: SESSIONS_DIR_MODE });
     const temps: string[] = [];
-    const fs = hookedFs({ before: (operation, args) => void (operation === 'writeFile' && temps.push(path.basename(String(args[0])))) });
+    const fs = hookedFs({
+      before: (operation, args) => {
+        if (operation === 'writeFile') temps.push(path.basename(String(args[0])));
+      },
+    });
     // Two stores on one directory, as two Cloakroom processes would be.
     const stores = [
       new FileSessionStore({ dir: dirs.sessionsDir, timeouts: TIMEOUTS, fs }),

@@ -176,7 +176,7 @@ function nearMiss(random: Random, id: string): string {
     case 1:
       return id.slice(0, ID_LENGTH - 1);
     case 2:
-      return `${id}${pick(random, [...ID_ALPHABET])}`;
+      return `${id}${pick(random, Array.from(ID_ALPHABET))}`;
     case 3:
       return id.slice(0, position) + pick(random, ['!', '.', '=', '+', '/', '%', ' x']) + id.slice(position + 1);
     default:

@@ -67,7 +67,7 @@ describe('stored XSS: text users type stays text', () => {
     const server = await startTestServer(t);
     const query = new URLSearchParams({ error: SCRIPT_PAYLOAD, next: `/${SCRIPT_PAYLOAD}` });
     for (const page of ['/login', '/register']) {
-      const html = (await server.client().get(`${page}?${query}`)).text;
+      const html = (await server.client().get(`${page}?${query.toString()}`)).text;
       assert.ok(!html.includes('<script>alert'), `${page} reflects markup`);
       assert.ok(!html.includes(SCRIPT_PAYLOAD), `${page} lets a quote break out of an attribute`);
     }

@@ -79,7 +79,8 @@ export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
           resolve(match);
         };
         child.stdout.on('data', check);
-        exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
+        // Not awaited on purpose: it only matters if the process ends first, and `exit` never rejects.
+        void exit.then(() => reject(new Error(`the server exited before printing ${pattern}; stderr: ${stderr}`)));
         check();
       }),
   };

@@ -124,7 +124,7 @@ describe('parseCookies', () => {
 
     it('does not report inherited names as cookies', () => {
       const cookies = parseCookies('a=1');
-      assert.equal(cookies.toString, undefined);
+      assert.equal(typeof cookies.toString, 'undefined');
       assert.equal(cookies.constructor, undefined);
       assert.equal('hasOwnProperty' in cookies, false);
     });

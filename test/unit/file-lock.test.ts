@@ -16,8 +16,7 @@ after(async () => {
 
 /** deadPid is the pid of a process that has already exited. */
 function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '']);
-  return child.pid ?? 0;
+  return spawnSync(process.execPath, ['-e', '']).pid;
 }
 
 /** holderFile writes a lock file as another process would have left it. */

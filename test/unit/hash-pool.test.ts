@@ -23,6 +23,12 @@ function niceOf(tid: string): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[NICE_FIELD_AFTER_NAME]);
 }
 
+/** untilNoThreads waits, polling in real time for at most EXIT_PATIENCE_MS, until `pool` has no thread left. */
+async function untilNoThreads(pool: HashPool): Promise<void> {
+  const deadline = Date.now() + EXIT_PATIENCE_MS;
+  while (pool.threads > 0 && Date.now() < deadline) await pause(EXIT_POLL_MS);
+}
+
 /** niceValues lists the scheduling priority of every thread of this process. */
 function niceValues(): number[] {
   return readdirSync('/proc/self/task').map(niceOf);
@@ -52,8 +58,7 @@ describe('HashPool', () => {
     t.mock.timers.tick(1);
     // The thread now stops on its own; wait (real time, bounded) for its exit event to arrive.
     t.mock.timers.reset();
-    const deadline = Date.now() + EXIT_PATIENCE_MS;
-    while (pool.threads > 0 && Date.now() < deadline) await pause(EXIT_POLL_MS);
+    await untilNoThreads(pool);
     assert.equal(pool.threads, 0);
     assert.equal((await pool.derive('c', SALT, 32, OPTIONS)).length, 32, 'a new thread is started when needed');
   });
@@ -103,27 +108,30 @@ describe('HashPool', () => {
   );
 });
 
-/** countingPool wraps a real pool and records every derive it is asked for, and how many run at once. */
-function countingPool(inner: HashPool) {
-  const stats = { calls: 0, running: 0, most: 0 };
-  const pool = {
-    derive: async (...args: Parameters<HashPool['derive']>) => {
-      stats.calls += 1;
-      stats.running += 1;
-      stats.most = Math.max(stats.most, stats.running);
-      try {
-        return await inner.derive(...args);
-      } finally {
-        stats.running -= 1;
-      }
-    },
-  } as HashPool;
-  return { pool, stats };
+/** CountingPool is a real pool that records every derive it is asked for, and how many run at once. */
+class CountingPool extends HashPool {
+  readonly stats = { calls: 0, running: 0, most: 0 };
+
+  override async derive(...args: Parameters<HashPool['derive']>): Promise<Buffer> {
+    this.stats.calls += 1;
+    this.stats.running += 1;
+    this.stats.most = Math.max(this.stats.most, this.stats.running);
+    try {
+      return await super.derive(...args);
+    } finally {
+      this.stats.running -= 1;
+    }
+  }
+}
+
+function countingPool(): { pool: CountingPool; stats: CountingPool['stats'] } {
+  const pool = new CountingPool(LONG_IDLE);
+  return { pool, stats: pool.stats };
 }
 
 describe('PasswordHasher on a pool', () => {
   it('checks an unknown user with exactly one scrypt, from the very first attempt, like a wrong password', async () => {
-    const { pool, stats } = countingPool(new HashPool(LONG_IDLE));
+    const { pool, stats } = countingPool();
     const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, pool });
     assert.equal(await hasher.verify('a guess', null), false);
     assert.equal(stats.calls, 1);
@@ -134,7 +142,7 @@ describe('PasswordHasher on a pool', () => {
   });
 
   it('never runs more hashes at once than its concurrency, however many are asked for', async () => {
-    const { pool, stats } = countingPool(new HashPool(LONG_IDLE));
+    const { pool, stats } = countingPool();
     const hasher = new PasswordHasher({ cost: TEST_SCRYPT_COST, concurrency: 2, maxWaiting: 20, pool });
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => hasher.hash(`password ${i}`)));
     assert.equal(results.length, 12);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { Logger } from '../../lib/log.ts';
 import type { LoggerOptions } from '../../lib/log.ts';
 
+// eslint-disable-next-line no-control-regex -- ESC opens every ANSI colour code, which is what these tests look for
 const ANSI = /\x1b\[/;
 
 function capture(options: Omit<LoggerOptions, 'write' | 'writeError'>): { logger: Logger; out: string[]; err: string[] } {

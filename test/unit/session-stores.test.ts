@@ -247,7 +247,7 @@ describe('FileSessionStore on disk', () => {
       await rename(other, path.join(dir, store.fileNameFor(id)));
       const record = recordOf(await store.get(id, T0));
       assert.equal(record?.user, 'alice');
-      assert.deepEqual(record?.data.cart, ['pear']);
+      assert.deepEqual(record.data.cart, ['pear']);
     });
 
     it('sees a deletion by hand on the next get, and update then does not bring it back', async (t) => {

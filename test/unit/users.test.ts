@@ -118,7 +118,8 @@ describe('UserFileStore', () => {
   });
 
   describe('checks every account field by field when it opens the file', () => {
-    const { password: _password, ...withoutPassword } = user('alice');
+    const withoutPassword: Partial<UserRecord> = user('alice');
+    delete withoutPassword.password;
     const cases: Array<[string, unknown, RegExp]> = [
       ['an account that is not an object', 'alice', /users\[0\]: not an object/],
       ['a username with a slash', user('al/ice'), /users\[0\]: username/],
