@@ -16,7 +16,7 @@
 //   BENCH_RETRIES         extra tries for a measurement disturbed by other work on the server's core (2)
 //   BENCH_TOUCH_DURATION  seconds of load in the touch-counting scenario (10)
 //   BENCH_SWEEP_FILES     session files for the sweeper scenario (100000)
-//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in
+//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers
 //   BENCH_LOADGEN         "autocannon" to use the fallback even when wrk exists
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,8 +31,9 @@ import * as touch from './scenarios/touch.mjs';
 import * as create from './scenarios/create.mjs';
 import * as sweep from './scenarios/sweep.mjs';
 import * as signIn from './scenarios/sign-in.mjs';
+import * as workers from './scenarios/workers.mjs';
 
-const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn };
+const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers };
 
 function numberFromEnv(name, fallback, { allowZero = false } = {}) {
   const raw = process.env[name];

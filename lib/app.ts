@@ -195,7 +195,7 @@ export function throttleDirOf(config: Config): string {
 }
 
 /** listenError names the setting behind a failed listen, so start-up stops with one line naming HOST or PORT. */
-function listenError(error: unknown, config: Config): unknown {
+function listenError(error: Error, config: Config): Error {
   const code = errorCode(error);
   if (code === 'EADDRINUSE' || code === 'EACCES') return new ConfigError('PORT', `cannot listen on port ${config.port} (${code})`);
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {

@@ -23,7 +23,7 @@ export type Fields = Record<string, unknown>;
 export function bodyKind(req: IncomingMessage): BodyKind | null {
   const header = req.headers['content-type'];
   if (header === undefined || header.trim() === '') return null;
-  const mediaType = header.split(';', 1)[0]!.trim().toLowerCase();
+  const mediaType = (header.split(';', 1)[0] ?? '').trim().toLowerCase();
   if (mediaType === 'application/json') return 'json';
   if (mediaType === 'application/x-www-form-urlencoded') return 'form';
   throw new HttpError(415, 'unsupported_media_type', 'Send application/json or application/x-www-form-urlencoded.');
@@ -94,7 +94,7 @@ function parseJson(text: string): Fields {
 
 function parseForm(text: string): Fields {
   // A null-prototype object, so a field named __proto__ is only a field.
-  const fields: Fields = Object.create(null);
+  const fields = Object.create(null) as Fields;
   for (const [name, value] of new URLSearchParams(text)) {
     if (!(name in fields)) fields[name] = value;
   }

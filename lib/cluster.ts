@@ -67,11 +67,11 @@ export function runPrimary(config: Config, options: PrimaryOptions): Promise<str
       if (!everListened && url === null) {
         stopping = true;
         for (const other of Object.values(cluster.workers ?? {})) other?.kill('SIGTERM');
-        reject(new Error(`a worker could not start (exit code ${code ?? signal})`));
+        reject(new Error(`a worker could not start (${howItEnded(code, signal)})`));
         return;
       }
       delayMs = uptime >= HEALTHY_UPTIME_MS ? RESPAWN_FIRST_DELAY_MS : Math.min(delayMs * 2, RESPAWN_MAX_DELAY_MS);
-      options.out(`worker ${worker.process.pid} died (${signal ?? `exit code ${code}`}); starting another in ${delayMs} ms`);
+      options.out(`worker ${String(worker.process.pid)} died (${howItEnded(code, signal)}); starting another in ${String(delayMs)} ms`);
       setTimeout(fork, delayMs).unref();
     });
 
@@ -100,6 +100,11 @@ export function tellPrimary(url: string): void {
 /** isPrimaryOfWorkers: this process should fork workers rather than serve. */
 export function isPrimaryOfWorkers(config: Config): boolean {
   return config.workers > 1 && cluster.isPrimary;
+}
+
+/** howItEnded says why a worker exited: the signal that killed it, or its exit code (Node passes null for whichever does not apply). */
+function howItEnded(code: number | null, signal: string | null): string {
+  return signal === null || signal === '' ? `exit code ${String(code)}` : signal;
 }
 
 function isListening(message: unknown): message is WorkerMessage {

@@ -42,7 +42,7 @@ export function send(ctx: Context, status: number, headers: Headers, body: strin
   if (update !== null) ctx.log.step('cookie', writeSessionCookie(res, session.cookie, update));
   if (update !== null || ctx.user !== null) res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Vary', 'Cookie');
-  for (const name in headers) res.setHeader(name, headers[name]!);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   if (body === null) {
     res.writeHead(status, status === 204 || status === 304 ? {} : { 'Content-Length': 0 }).end();
     return;

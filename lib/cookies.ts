@@ -48,7 +48,7 @@ const QUOTED_MIN_LENGTH = 2;
  * ordinary own keys and a hostile header cannot pollute Object.prototype.
  */
 export function parseCookies(header: string | undefined): Record<string, string> {
-  const cookies: Record<string, string> = Object.create(null);
+  const cookies = Object.create(null) as Record<string, string>;
   if (!header) return cookies;
 
   let start = 0;

@@ -164,7 +164,7 @@ export class FileLock implements Lock {
   async #release(key: string, token: string): Promise<void> {
     const file = this.#fileOf(key);
     const holder = await this.#readHolder(file);
-    if (holder === GONE || holder === null || holder.token !== token) return;
+    if (holder === GONE || holder?.token !== token) return;
     await removeFile(file);
   }
 

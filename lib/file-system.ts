@@ -39,6 +39,8 @@ export interface FileSystem {
 export const nodeFileSystem: FileSystem = {
   ...fs,
   statSync,
+  // promisify keeps only one of lstat's overloads; the assertion restores the seam's full type.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- see the line above
   lstat: promisify(lstat) as FileSystem['lstat'],
   readFile: promisify(readFile) as FileSystem['readFile'],
   writeFile: promisify(writeFile) as FileSystem['writeFile'],

@@ -13,7 +13,7 @@ export function isHttps(req: IncomingMessage, trustProxy: boolean): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
   if (!trustProxy) return false;
   const proto = req.headers['x-forwarded-proto'];
-  return typeof proto === 'string' && proto.split(',', 1)[0]!.trim().toLowerCase() === 'https';
+  return typeof proto === 'string' && (proto.split(',', 1)[0] ?? '').trim().toLowerCase() === 'https';
 }
 
 /**

@@ -6,7 +6,7 @@ export type Writer = (text: string) => void;
 /** RequestLog collects one request's story; see Logger.begin. */
 export interface RequestLog {
   /** step adds one line under `topic` ("cookie", "session", "file", …); only LOG=explain prints steps. */
-  step(topic: string, text: string): void;
+  step: (topic: string, text: string) => void;
 }
 
 const COLORS = {
@@ -52,7 +52,7 @@ export class Logger {
     this.#mode = options.mode;
     this.#write = options.write ?? ((text) => process.stdout.write(`${text}\n`));
     this.#writeError = options.writeError ?? ((text) => process.stderr.write(`${text}\n`));
-    this.#color = options.color ?? process.stdout.isTTY;
+    this.#color = options.color ?? stdoutIsTerminal();
   }
 
   /** begin starts the story of one request; with explain off it returns a log that keeps nothing. */
@@ -97,4 +97,9 @@ export class Logger {
   #paint(color: keyof typeof COLORS, text: string): string {
     return this.#color ? `${COLORS[color]}${text}${COLORS.reset}` : text;
   }
+}
+
+/** stdoutIsTerminal: Node's types say boolean, but isTTY is undefined (not false) when stdout is a pipe or a file. */
+function stdoutIsTerminal(): boolean {
+  return (process.stdout as { isTTY?: boolean }).isTTY === true;
 }

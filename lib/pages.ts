@@ -62,8 +62,9 @@ export class Pages {
     // Own keys only: `?error=toString` or `__proto__` must not reach Object.prototype.
     const message = values.error == null || !Object.hasOwn(ERROR_MESSAGES, values.error) ? undefined : ERROR_MESSAGES[values.error];
     const error = message === undefined ? '' : `<p class="form-error" role="alert">${escapeHtml(message)}</p>`;
-    return this.#templates
-      .get(name)!
+    const template = this.#templates.get(name);
+    if (template === undefined) throw new TypeError(`Pages: no page named ${name}`);
+    return template
       .replaceAll('{{theme}}', values.theme)
       .replaceAll('{{session}}', values.session ? 'yes' : 'no')
       .replaceAll('{{error}}', error)

@@ -108,7 +108,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
 /** signedInUser is the account of a signed-in session, or null; a session from before a password change is ended here. */
 async function signedInUser(ctx: Context, users: AccountStore): Promise<UserRecord | null> {
   const record = ctx.session.record;
-  if (record === null || record.user === null) return null;
+  if (record?.user == null) return null;
   const user = await users.find(record.user);
   if (user !== null && user.generation === record.generation) return user;
   // The password changed since this session signed in (or the account is gone): O(1) revocation.

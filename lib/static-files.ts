@@ -45,6 +45,8 @@ export function loadStaticFiles(publicDir: string): Map<string, StaticFile> {
     if (!entry.isFile()) continue;
     const contentType = CONTENT_TYPES[path.extname(entry.name).toLowerCase()];
     if (contentType === undefined) continue;
+    // Node 20.0–20.11 name the folder `path`; `parentPath` came in 20.12, when `path` was deprecated.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/no-deprecated -- both, for Node 20 before 20.12
     const absolute = path.join(entry.parentPath ?? entry.path, entry.name);
     const segments = path.relative(publicDir, absolute).split(path.sep);
     // Every segment, not only the file's own name: a dot folder (.git/, .vscode/) hides all below it.

@@ -9,6 +9,7 @@ import { HttpError } from './http-error.ts';
  */
 const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
 // C0 and C1 control characters, DEL, and the Unicode line/paragraph separators.
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's whole purpose
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export const PASSWORD_MIN = 8;

@@ -81,8 +81,8 @@ export function track(command, args, options) {
  * `taskset` execs the command, so `pid` is the server's own PID (its
  * /proc/<pid>/status is the server's memory).
  */
-export async function startServer({ name, command, args, cwd, env }) {
-  const [cmd, cmdArgs] = pinned(SERVER_CPU, command, args);
+export async function startServer({ name, command, args, cwd, env, pin = true }) {
+  const [cmd, cmdArgs] = pin ? pinned(SERVER_CPU, command, args) : [command, args];
   const child = track(cmd, cmdArgs, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderrTail = '';
   child.stderr.setEncoding('utf8');

@@ -43,6 +43,7 @@ export function buildReport(meta, results) {
     ['create', createSection],
     ['sweep', sweepSection],
     ['sign-in', signInSection],
+    ['workers', workersSection],
   ]) {
     const result = results[name];
     if (result === undefined) continue;
@@ -366,4 +367,29 @@ function signInSection(r) {
     ],
     text: text.join('\n'),
   };
+}
+
+function workersSection({ rows }) {
+  const text = ['## 6. WORKERS=1 and WORKERS=2 on one port', ''];
+  text.push(
+    'Signed-in GET /api/me. The servers are not pinned here (each may use both cores); the load generator keeps its core, so on a 2-core machine the workers share the cores with it.',
+    '',
+    '| round | sessions | WORKERS=1 req/s (p99) | WORKERS=2 req/s (p99) | 2 ÷ 1 |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  const ratios = [];
+  for (const round of [...new Set(rows.map((r) => r.round))]) {
+    for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
+      const one = rows.find((r) => r.round === round && r.sessions === sessions && r.workers === '1');
+      const two = rows.find((r) => r.round === round && r.sessions === sessions && r.workers === '2');
+      if (one === undefined || two === undefined) continue;
+      ratios.push(two.load.rps / one.load.rps);
+      text.push(
+        `| ${round} | ${sessions} | ${int(one.load.rps)} (${ms(one.load.p99Ms)} ms) | ${int(two.load.rps)} (${ms(two.load.p99Ms)} ms) | ${x(two.load.rps / one.load.rps)} |`,
+      );
+    }
+  }
+  text.push('');
+  const measured = ratios.length === 0 ? 'no figures' : `${x(mean(ratios))}${range(ratios)}`;
+  return { rows: [['7', 'WORKERS=2 ÷ WORKERS=1, /api/me (report only)', measured, 'info']], text: text.join('\n') };
 }

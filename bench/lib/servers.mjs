@@ -56,7 +56,7 @@ export async function start(key, env = {}) {
 }
 
 /** Starts the real Cloakroom server. SCRYPT_COST: null omits it (the default cost). */
-export async function startCloakroom(env = {}) {
+export async function startCloakroom(env = {}, { pin = true } = {}) {
   const sessionsDir = env.SESSIONS_DIR ?? makeTempDir('cloakroom-sessions');
   const usersFile = path.join(makeTempDir('cloakroom-users'), 'users.json');
   const fullEnv = { PORT: '0', LOG: 'silent', SCRYPT_COST: CHEAP_SCRYPT_COST, USERS_FILE: usersFile, ...env, SESSIONS_DIR: sessionsDir };
@@ -71,6 +71,7 @@ export async function startCloakroom(env = {}) {
     'COOKIE_SECURE',
     'TRUST_PROXY',
     'HOST',
+    'WORKERS',
   ]) {
     if (!(name in childEnv)) childEnv[name] = undefined;
   }
@@ -80,6 +81,7 @@ export async function startCloakroom(env = {}) {
     args: ['--import', 'tsx', 'server.ts'],
     cwd: REPO_DIR,
     env: childEnv,
+    pin,
   });
   const registered = new Set();
   async function signIn(count, username = USERNAME) {

@@ -235,8 +235,10 @@ function recent(times: readonly number[], windowMs: number, now: number): number
 
 /** waitFor is 0 while fewer than `limit` events are recent, else the time until enough old ones leave the window. */
 function waitFor(times: readonly number[], limit: number, windowMs: number, now: number): number {
-  if (times.length < limit) return 0;
-  return times[times.length - limit]! + windowMs - now;
+  // The oldest of the last `limit` events: when it leaves the window, one more may be counted.
+  const oldestCounted = times.at(-limit);
+  if (times.length < limit || oldestCounted === undefined) return 0;
+  return oldestCounted + windowMs - now;
 }
 
 function fileKey(key: string): string {

@@ -89,7 +89,7 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
     if (!THEMES.includes(theme as Theme)) throw new HttpError(400, 'invalid_theme', 'theme must be "light" or "dark".');
-    const data = await ctx.session.modify({ narrate: `theme: ${theme}`, event: `theme set to ${theme}` }, (current) => ({
+    const data = await ctx.session.modify({ narrate: `theme: ${theme as Theme}`, event: `theme set to ${theme as Theme}` }, (current) => ({
       ...current,
       theme: theme as Theme,
     }));

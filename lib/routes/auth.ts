@@ -140,7 +140,7 @@ async function hashOrAnswerBusy<T>(
 function loginPage(error: string, next: string | null): string {
   const query = new URLSearchParams({ error });
   if (next !== null) query.set('next', next);
-  return `/login?${query}`;
+  return `/login?${query.toString()}`;
 }
 
 function themeOf(ctx: Context): Theme {

@@ -110,7 +110,7 @@ export class RequestSession {
     session.#record = record;
     session.#status = 'loaded';
     narrate('session', `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
-    if (isTouchDue(record, now, deps.idleTimeoutMs)) await session.#touch();
+    if (isTouchDue(record, now, deps.idleTimeoutMs)) await session.#touch(cookieValue);
     return session;
   }
 
@@ -267,8 +267,7 @@ export class RequestSession {
   }
 
   /** #touch slides the idle timeout by rewriting lastSeenAt, at most once per touch interval. */
-  async #touch(): Promise<void> {
-    const id = this.#id!;
+  async #touch(id: string): Promise<void> {
     await this.#deps.lock.run(id, async () => {
       const fresh = await this.#liveRecord(id);
       if (fresh === null || !isTouchDue(fresh, this.#now, this.#deps.idleTimeoutMs)) {

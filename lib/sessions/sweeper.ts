@@ -136,7 +136,8 @@ export class Sweeper {
   /** start begins the first sweep now; it returns at once. */
   start(): void {
     this.#stopped = false;
-    this.#run();
+    // Errors are reported through onError inside #run; nothing is left to catch here.
+    void this.#run();
   }
 
   /** stop cancels the next run and waits for a running one to finish. */
@@ -163,7 +164,7 @@ export class Sweeper {
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => {
         this.#running = undefined;
-        if (!this.#stopped) this.#timer = setTimeout(() => this.#run(), this.#options.intervalMs).unref();
+        if (!this.#stopped) this.#timer = setTimeout(() => void this.#run(), this.#options.intervalMs).unref();
       });
     return this.#running;
   }
