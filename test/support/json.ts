@@ -15,7 +15,7 @@ import type { Reply } from './client.ts';
 export type JsonObject = Readonly<Record<string, unknown>>;
 
 /** jsonObject is `value` as an object; it fails the test when `value` is an array, null or a primitive. */
-export function jsonObject(value: unknown, what = 'the JSON'): JsonObject {
+function jsonObject(value: unknown, what = 'the JSON'): JsonObject {
   assertObject(value, what);
   return value;
 }
@@ -25,13 +25,8 @@ export function parseJsonObject(text: string, what = 'the JSON'): JsonObject {
   return jsonObject(JSON.parse(text), what);
 }
 
-/** readJsonObject reads `file` and checks that it holds an object. */
-export async function readJsonObject(file: string): Promise<JsonObject> {
-  return parseJsonObject(await readFile(file, 'utf8'), file);
-}
-
 /** stringArray is `value` as a list of strings; it fails the test when it is anything else. */
-export function stringArray(value: unknown, what: string): string[] {
+function stringArray(value: unknown, what: string): string[] {
   assertStrings(value, what);
   return value;
 }
