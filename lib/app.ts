@@ -37,6 +37,26 @@ import type { StaticFile } from './static-files.ts';
 /** Shutdown waits this long for in-flight requests before closing their connections. */
 export const SHUTDOWN_GRACE_MS = 4000;
 
+/**
+ * ConnectionTimeouts bound how long a client may hold a connection without
+ * finishing its request: slowloris, one header line every few seconds, or
+ * a body trickled a byte at a time, would otherwise keep a connection (and
+ * a place under MAX_CONNECTIONS) for minutes.
+ */
+export interface ConnectionTimeouts {
+  /** headersMs: the whole head of a request must arrive within this (then 408). */
+  headersMs: number;
+  /** requestMs: the whole request, body included, must arrive within this (then 408); bodies are 16 KiB at most. */
+  requestMs: number;
+  /** keepAliveMs: an idle connection between two requests is closed after this. */
+  keepAliveMs: number;
+  /** checkEveryMs: how often Node looks for connections past the first two; a slow client may overstay by up to this. */
+  checkEveryMs: number;
+}
+
+/** CONNECTION_TIMEOUTS: the README's Security figures. Node's own defaults (60 s, 300 s, checked every 30 s) held a slow client for minutes. */
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = { headersMs: 15_000, requestMs: 30_000, keepAliveMs: 5_000, checkEveryMs: 1_000 };
+
 export interface AppOptions {
   /** clock gives the time in epoch milliseconds; tests pass a fake one. */
   clock?: () => number;
@@ -48,6 +68,8 @@ export interface AppOptions {
   hasher?: PasswordHasher;
   /** throttle replaces the default login throttle. */
   throttle?: LoginThrottle;
+  /** connectionTimeouts replace CONNECTION_TIMEOUTS (tests shrink them to seconds' fractions). */
+  connectionTimeouts?: ConnectionTimeouts;
 }
 
 /** RunningApp is a started Cloakroom: its URL and the means to stop it. */
@@ -101,10 +123,18 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     users: services.users,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
+    allowedHosts: config.allowedHosts,
     logger,
     clock,
   });
-  const server = http.createServer(onRequest);
+  const limits = options.connectionTimeouts ?? CONNECTION_TIMEOUTS;
+  const server = http.createServer(
+    { headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, connectionsCheckingInterval: limits.checkEveryMs },
+    onRequest,
+  );
+  server.keepAliveTimeout = limits.keepAliveMs;
+  // Beyond MAX_CONNECTIONS a new connection is closed at once: a flood of them cannot take the file descriptors every other client needs.
+  server.maxConnections = config.maxConnections;
   // A client that sends `Expect: 100-continue` waits to be invited before it
   // sends the body. Invite only bodies of an allowed size: an oversized one
   // gets its 413 without ever being sent.

@@ -1,6 +1,5 @@
-import { constants } from 'node:fs';
 import path from 'node:path';
-import { errorCode, nodeFileSystem } from '../file-system.ts';
+import { errorCode, nodeFileSystem, READ_NO_FOLLOW } from '../file-system.ts';
 import { isLockFileStale } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
@@ -13,13 +12,6 @@ export const SWEEP_CONCURRENCY = 8;
 export const STALE_TEMP_MS = 60_000;
 /** Directory entries read from the kernel per batch: the directory is streamed, never loaded whole. */
 const DIR_BUFFER_SIZE = 256;
-/**
- * READ_NO_FOLLOW opens a file only if it is not a symbolic link (ELOOP
- * otherwise), and without waiting: a link swapped in between the lstat and
- * the read is still not followed, and a FIFO swapped in cannot block the
- * sweeper for good (it reads as empty, so unreadable).
- */
-const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** SESSION_LOCK_PATTERN matches the lock of one session (lib/file-lock.ts): `<64 hex>.lock`. */
 const SESSION_LOCK_PATTERN = /^[0-9a-f]{64}\.lock$/;
 /** LOCK_TEMP_PATTERN matches the holder file written before a lock is taken: `.<64 hex>.lock.<12 hex>.tmp`. */

@@ -30,7 +30,7 @@ describe('errors', () => {
     const api = await server.client().get('/api/no-such-thing');
     assert.equal(api.status, 404);
     assert.equal(api.headers.get('content-type'), 'application/json; charset=utf-8');
-    assert.equal(api.json.error, 'not_found');
+    assert.equal((api.json as { error: unknown }).error, 'not_found');
   });
 
   const wrongMethods: Array<[string, string, string]> = [
@@ -59,7 +59,7 @@ describe('errors', () => {
     it(`answers HEAD ${path} as GET would, without a body`, async (t) => {
       const server = await startTestServer(t);
       const get = await server.client().get(path);
-      const reply = await rawExchange(server.url, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const reply = await rawExchange(server.url, `HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
       assert.equal(reply.status, get.status);
       assert.equal(reply.body, '');
       assert.equal(reply.headers.get('content-type'), get.headers.get('content-type'));
@@ -81,7 +81,7 @@ describe('errors', () => {
     const body = JSON.stringify({ username: 'alice', password: 'x'.repeat(MAX_BODY_BYTES) });
     const reply = await rawExchange(
       server.url,
-      `POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
     assert.equal(reply.status, 413);
     assert.equal(reply.headers.get('connection'), 'close');
@@ -89,7 +89,7 @@ describe('errors', () => {
 
   it('refuses an oversized body announced with Expect: 100-continue without inviting it: 413, never 100 Continue', async (t) => {
     const server = await startTestServer(t);
-    const head = `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
+    const head = `POST /api/cart HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
     const refused = await rawExchange(server.url, head);
     assert.deepEqual(refused.statuses, [413]);
     // A body of an allowed size is invited, and then read.
@@ -97,7 +97,7 @@ describe('errors', () => {
     const small = JSON.stringify({ item: 'hat' });
     const interim = exchange.interim();
     await exchange.write(
-      `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      `POST /api/cart HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(await interim, 100);
     await exchange.write(small);
@@ -143,7 +143,7 @@ describe('errors', () => {
       await server
         .client()
         .json('DELETE', '/api/cart')
-        .then((r) => r.json),
+        .then((r): unknown => r.json),
       { cart: [] },
     );
   });
@@ -169,7 +169,7 @@ describe('errors', () => {
     ] as const) {
       const reply = await server.client().request(method, path, '{"item":', { 'Content-Type': 'application/json' });
       assert.equal(reply.status, 400, path);
-      assert.equal(reply.json.error, 'malformed_json', path);
+      assert.equal((reply.json as { error: unknown }).error, 'malformed_json', path);
     }
   });
 
@@ -182,12 +182,15 @@ describe('errors', () => {
 
   it('answers 400 to a request target that is not a path', async (t) => {
     const server = await startTestServer(t);
-    assert.equal((await rawExchange(server.url, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 400);
+    assert.equal((await rawExchange(server.url, 'GET * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).status, 400);
   });
 
   it('accepts an absolute-form target', async (t) => {
     const server = await startTestServer(t);
-    const reply = await rawExchange(server.url, `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const reply = await rawExchange(
+      server.url,
+      `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
     assert.equal(reply.status, 200);
     assert.match(reply.body, /name="next" value="\/profile"/);
   });
@@ -205,7 +208,7 @@ describe('errors', () => {
       const client = server.client();
       const reply = await client.json('POST', '/api/cart', { item: 'hat' }, headers);
       assert.equal(reply.status, 403);
-      assert.equal(reply.json.error, 'cross_origin');
+      assert.equal((reply.json as { error: unknown }).error, 'cross_origin');
       assert.equal(client.sid, undefined);
       assert.equal((await client.form('/login', { username: 'a', password: 'b' }, headers)).status, 403);
     });
@@ -232,7 +235,7 @@ describe('errors', () => {
     await writeFile(path.dirname(broken.dirs.usersFile), '');
     const json = await broken.client().json('POST', '/register', { username: 'alice', password: 'correct horse battery' });
     assert.equal(json.status, 500);
-    assert.deepEqual(Object.keys(json.json).sort(), ['error', 'message']);
+    assert.deepEqual(Object.keys(json.json as object).sort(), ['error', 'message']);
     assert.doesNotMatch(json.text, LEAKS);
     const form = await broken.client().form('/register', { username: 'bob', password: 'correct horse battery' });
     assert.equal(form.status, 500);

@@ -65,6 +65,12 @@ const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => strin
   { variable: 'SCRYPT_COST', value: () => '1000', why: 'not a power of two' },
   { variable: 'LOG', value: () => 'verbose', why: 'not a log mode' },
   { variable: 'WORKERS', value: () => 'many', why: 'not a number of processes' },
+  { variable: 'GUEST_IDLE_TIMEOUT', value: () => '0', why: 'zero' },
+  { variable: 'REGISTRATIONS_PER_ADDRESS', value: () => '0', why: 'zero' },
+  { variable: 'GUEST_SESSIONS_PER_ADDRESS', value: () => 'lots', why: 'not a number' },
+  { variable: 'MAX_SESSIONS', value: () => '-1', why: 'negative' },
+  { variable: 'MAX_CONNECTIONS', value: () => '0', why: 'zero' },
+  { variable: 'ALLOWED_HOSTS', value: () => 'https://app.example.org', why: 'a URL, not a host name' },
 ];
 
 /** assertStopsNaming runs server.ts with `overrides` and checks it exits 1 with one stderr line naming `variable`. */
@@ -143,13 +149,15 @@ describe('shutdown and restart', () => {
 
       t.diagnostic(`exited ${elapsedMs.toFixed(0)} ms after ${stopSignal}`);
       assert.equal(answer.status, 200);
-      assert.deepEqual(JSON.parse(answer.body).cart, ['during-shutdown']);
+      assert.deepEqual((JSON.parse(answer.body) as { cart: unknown }).cart, ['during-shutdown']);
       assert.equal(code, 0);
       assert.equal(signal, null);
       assert.ok(elapsedMs < SHUTDOWN_DEADLINE_MS);
       assert.equal(server.stderr(), '');
       // The change made after the signal is on disk, whole.
-      const stored = JSON.parse(await readFile(path.join(dirs.sessionsDir, `${storageKey(browser.sid!)}.json`), 'utf8'));
+      const stored = JSON.parse(await readFile(path.join(dirs.sessionsDir, `${storageKey(browser.sid!)}.json`), 'utf8')) as {
+        data: { cart: unknown };
+      };
       assert.deepEqual(stored.data.cart, ['during-shutdown']);
     });
   }
@@ -168,8 +176,8 @@ describe('shutdown and restart', () => {
     after.cookies.set('sid', before.sid!);
     const me = await after.get('/api/me');
     assert.equal(me.status, 200);
-    assert.equal(me.json.username, 'returning');
-    assert.deepEqual((await after.get('/api/session')).json.data.cart, ['kept-over-restart']);
+    assert.equal((me.json as { username: unknown }).username, 'returning');
+    assert.deepEqual(((await after.get('/api/session')).json as { data: { cart: unknown } }).data.cart, ['kept-over-restart']);
     second.child.kill('SIGTERM');
     assert.deepEqual(await second.exited(SHUTDOWN_DEADLINE_MS), { code: 0, signal: null });
   });

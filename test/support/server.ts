@@ -43,6 +43,12 @@ export function testConfig(dirs: Dirs, overrides: Partial<Config> = {}): Config 
     scryptCost: TEST_SCRYPT_COST,
     log: 'silent',
     workers: 1,
+    guestIdleTimeoutMs: 600_000,
+    registrationsPerAddress: 50,
+    guestSessionsPerAddress: 100,
+    maxSessions: 100_000,
+    maxConnections: 1000,
+    allowedHosts: [],
     ...overrides,
   };
 }
