@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import type { Timeouts } from './sessions/record.ts';
 
 /** LogMode picks how much the server narrates: see lib/log.ts. */
 export type LogMode = 'explain' | 'requests' | 'silent';
@@ -88,6 +89,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     maxConnections: integerIn(env, 'MAX_CONNECTIONS', 1000, 1, MAX_COUNT),
     allowedHosts: allowedHosts(env),
   };
+}
+
+/** timeoutsOf is the session timeouts of `config`, as the store, the sweeper and the inspector judge them. */
+export function timeoutsOf(config: Config): Timeouts {
+  return { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs, guestIdleMs: config.guestIdleTimeoutMs };
 }
 
 function raw(env: Env, name: string): string | undefined {

@@ -16,6 +16,7 @@ const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'prof
 export const ERROR_MESSAGES: Readonly<Record<string, string>> = {
   invalid: 'That username and password do not match an account.',
   throttled: 'Too many failed sign-in attempts. Please try again later.',
+  registrations: 'Too many accounts were made from your network recently. Please try again later.',
   busy: 'The server is busy signing people in. Please try again in a moment.',
   username: 'Usernames are 3 to 32 characters: letters, digits, and _ . -',
   password: 'Passwords are 8 to 1024 characters long.',

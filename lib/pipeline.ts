@@ -73,7 +73,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
   setSecurityHeaders(res, isHttps(req, options.trustProxy));
 
   const now = options.clock();
-  const cookie = sessionCookieFor(req, options.cookieSecure, options.trustProxy);
+  const address = clientAddress(req, options.trustProxy);
+  const facts = { now, cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy), narrate: log.step, address };
   const ctx: Context = {
     req,
     res,
@@ -81,8 +82,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     path: target?.path ?? '',
     query: target?.query ?? new URLSearchParams(),
     now,
-    address: clientAddress(req, options.trustProxy),
-    session: RequestSession.none(sessions, now, cookie, log.step),
+    address,
+    session: RequestSession.none(sessions, facts),
     user: null,
     log,
   };
@@ -108,7 +109,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
       throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
     }
     if (match.handler.usesSession) {
-      ctx.session = await RequestSession.load(sessions, parseCookies(req.headers.cookie)[cookie.name], now, cookie, log.step);
+      ctx.session = await RequestSession.load(sessions, facts, parseCookies(req.headers.cookie)[facts.cookie.name]);
       ctx.user = await signedInUser(ctx, options.users);
     }
     await match.handler.handler(ctx);
