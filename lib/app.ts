@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PasswordHasher } from './auth/passwords.ts';
 import { FileCounterStore } from './auth/counters.ts';
-import { LoginThrottle } from './auth/throttle.ts';
+import { FAILURE_WINDOW_MS, LoginThrottle } from './auth/throttle.ts';
 import { DATA_DIR_MODE, UserFileStore, UsersFileError } from './auth/users.ts';
 import { declaresTooLargeBody } from './body.ts';
 import { answerClientError } from './client-errors.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError, timeoutsOf } from './config.ts';
 import type { Config } from './config.ts';
 import { errorCode, nodeFileSystem, tempPathFor } from './file-system.ts';
 import type { FileSystem } from './file-system.ts';
@@ -17,6 +17,7 @@ import { Logger } from './log.ts';
 import { Pages } from './pages.ts';
 import { requestListener } from './pipeline.ts';
 import type { Endpoint } from './pipeline.ts';
+import { ADDRESS_LIMIT_WINDOW_MS, AddressLimit } from './rate-limit.ts';
 import { Router } from './router.ts';
 import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -26,6 +27,8 @@ import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
 import { FileLock } from './file-lock.ts';
 import { storageKey } from './sessions/session-id.ts';
 import { Sweeper } from './sessions/sweeper.ts';
+import { SessionCensus } from './sessions/census.ts';
+import { GuestAdmission } from './sessions/guest-admission.ts';
 import { loadStaticFiles, PUBLIC_DIR, serveStatic } from './static-files.ts';
 import type { StaticFile } from './static-files.ts';
 
@@ -36,6 +39,26 @@ import type { StaticFile } from './static-files.ts';
 
 /** Shutdown waits this long for in-flight requests before closing their connections. */
 export const SHUTDOWN_GRACE_MS = 4000;
+
+/**
+ * ConnectionTimeouts bound how long a client may hold a connection without
+ * finishing its request: slowloris, one header line every few seconds, or
+ * a body trickled a byte at a time, would otherwise keep a connection (and
+ * a place under MAX_CONNECTIONS) for minutes.
+ */
+export interface ConnectionTimeouts {
+  /** headersMs: the whole head of a request must arrive within this (then 408). */
+  headersMs: number;
+  /** requestMs: the whole request, body included, must arrive within this (then 408); bodies are 16 KiB at most. */
+  requestMs: number;
+  /** keepAliveMs: an idle connection between two requests is closed after this. */
+  keepAliveMs: number;
+  /** checkEveryMs: how often Node looks for connections past the first two; a slow client may overstay by up to this. */
+  checkEveryMs: number;
+}
+
+/** CONNECTION_TIMEOUTS: the README's Security figures. Node's own defaults (60 s, 300 s, checked every 30 s) held a slow client for minutes. */
+export const CONNECTION_TIMEOUTS: ConnectionTimeouts = { headersMs: 15_000, requestMs: 30_000, keepAliveMs: 5_000, checkEveryMs: 1_000 };
 
 export interface AppOptions {
   /** clock gives the time in epoch milliseconds; tests pass a fake one. */
@@ -48,6 +71,8 @@ export interface AppOptions {
   hasher?: PasswordHasher;
   /** throttle replaces the default login throttle. */
   throttle?: LoginThrottle;
+  /** connectionTimeouts replace CONNECTION_TIMEOUTS (tests shrink them to seconds' fractions). */
+  connectionTimeouts?: ConnectionTimeouts;
 }
 
 /** RunningApp is a started Cloakroom: its URL and the means to stop it. */
@@ -70,7 +95,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const logger = options.logger ?? new Logger({ mode: config.log });
   const clock = options.clock ?? Date.now;
   const fsys = options.fs ?? nodeFileSystem;
-  const timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
+  const timeouts = timeoutsOf(config);
   const store = new FileSessionStore({
     dir: config.sessionsDir,
     timeouts,
@@ -78,33 +103,51 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onCorrupt: (file, reason) => logger.warn(`session file ${file} is unreadable (${reason}): treated as no session`),
   });
   const publicDir = options.publicDir ?? PUBLIC_DIR;
-  const counters = new FileCounterStore({ dir: throttleDirOf(config) });
+  // Counted in files beside USERS_FILE, so every process on the same files counts together. A
+  // key's file goes only once it is older than the longest window, so no limit is lifted by the clean-up.
+  const counters = new FileCounterStore({ dir: throttleDirOf(config), retainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
+  const census = new SessionCensus();
   const services: Services = {
     config,
     users: await openUsers(config.usersFile),
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
-    // Counted in files beside USERS_FILE, so every process on the same files counts together.
     throttle: options.throttle ?? new LoginThrottle({ counters }),
+    registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
     pages: new Pages(publicDir),
   };
+  const admission = new GuestAdmission({
+    perAddress: new AddressLimit({ counters, name: 'guests', limit: config.guestSessionsPerAddress }),
+    census,
+    maxSessions: config.maxSessions,
+    retryAfterMs: config.sweepIntervalMs,
+  });
   const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const onRequest = requestListener({
     router: buildRouter(services, loadStaticFiles(publicDir)),
     sessions: {
       store,
+      admission,
       // Lock files are named like session files, by the ID's hash: the raw ID never reaches the disk.
       lock: { run: (id, task) => sessionLocks.run(storageKey(id), task) },
-      idleTimeoutMs: config.idleTimeoutMs,
+      timeouts,
       fileNameFor: (id) => store.fileNameFor(id),
       dirLabel: path.basename(config.sessionsDir),
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
+    allowedHosts: config.allowedHosts,
     logger,
     clock,
   });
-  const server = http.createServer(onRequest);
+  const limits = options.connectionTimeouts ?? CONNECTION_TIMEOUTS;
+  const server = http.createServer(
+    { headersTimeout: limits.headersMs, requestTimeout: limits.requestMs, connectionsCheckingInterval: limits.checkEveryMs },
+    onRequest,
+  );
+  server.keepAliveTimeout = limits.keepAliveMs;
+  // Beyond MAX_CONNECTIONS a new connection is closed at once: a flood of them cannot take the file descriptors every other client needs.
+  server.maxConnections = config.maxConnections;
   // A client that sends `Expect: 100-continue` waits to be invited before it
   // sends the body. Invite only bodies of an allowed size: an oversized one
   // gets its 413 without ever being sent.
@@ -124,7 +167,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     intervalMs: config.sweepIntervalMs,
     clock,
     alsoSweep: [(now) => counters.sweep(now)],
+    onBegin: () => census.walkBegan(),
     onSweep: (result, ms) => {
+      census.walked(result.live);
       if (result.expired + result.staleTemps + result.failed > 0) {
         logger.info(
           `sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`,

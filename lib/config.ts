@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import type { Timeouts } from './sessions/record.ts';
 
 /** LogMode picks how much the server narrates: see lib/log.ts. */
 export type LogMode = 'explain' | 'requests' | 'silent';
@@ -25,6 +26,18 @@ export interface Config {
   log: LogMode;
   /** workers: how many processes serve the port (1: this process serves alone; see lib/cluster.ts). */
   workers: number;
+  /** guestIdleTimeoutMs: a guest session (no user) unused this long ends; a sign-in gives it idleTimeoutMs instead. */
+  guestIdleTimeoutMs: number;
+  /** registrationsPerAddress: registrations one client address may make per window (lib/rate-limit.ts). */
+  registrationsPerAddress: number;
+  /** guestSessionsPerAddress: guest sessions one client address may start per window (lib/rate-limit.ts). */
+  guestSessionsPerAddress: number;
+  /** maxSessions: past this many stored sessions, no new guest session is started (lib/sessions/census.ts). */
+  maxSessions: number;
+  /** maxConnections: open connections per process; more are closed at once. */
+  maxConnections: number;
+  /** allowedHosts: domain names, lower case, that the Host header may carry besides localhost (lib/host-check.ts). */
+  allowedHosts: readonly string[];
 }
 
 /** ConfigError names the variable that is wrong; server.ts prints it and exits 1. */
@@ -43,6 +56,10 @@ const MIN_SCRYPT_COST = 1024;
 const MAX_SCRYPT_COST = 2 ** 20;
 // setTimeout cannot wait longer than 2^31 - 1 ms (about 24.8 days).
 const MAX_DURATION_SECONDS = 2_147_483;
+/** DEFAULT_GUEST_IDLE_SECONDS: GUEST_IDLE_TIMEOUT when unset (or SESSION_IDLE_TIMEOUT, when that is shorter). */
+const DEFAULT_GUEST_IDLE_SECONDS = 600;
+/** MAX_COUNT bounds the limits and caps: a billion is past anything one machine holds, so more is a typo. */
+const MAX_COUNT = 1_000_000_000;
 
 /**
  * loadConfig reads the environment variables of the README's Configuration table from `env` (defaults
@@ -50,12 +67,13 @@ const MAX_DURATION_SECONDS = 2_147_483;
  * invalid value.
  */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const idleTimeoutMs = seconds(env, 'SESSION_IDLE_TIMEOUT', 1800);
   return {
     port: integerIn(env, 'PORT', 3000, 0, MAX_PORT),
     host: nonEmpty(env, 'HOST', '127.0.0.1'),
     sessionsDir: path.resolve(cwd, nonEmpty(env, 'SESSIONS_DIR', './sessions')),
     usersFile: path.resolve(cwd, nonEmpty(env, 'USERS_FILE', './data/users.json')),
-    idleTimeoutMs: seconds(env, 'SESSION_IDLE_TIMEOUT', 1800),
+    idleTimeoutMs,
     absoluteTimeoutMs: seconds(env, 'SESSION_ABSOLUTE_TIMEOUT', 28800),
     sweepIntervalMs: seconds(env, 'SWEEP_INTERVAL', 60),
     cookieSecure: oneOf(env, 'COOKIE_SECURE', 'auto', ['true', 'false', 'auto'] as const),
@@ -63,7 +81,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     scryptCost: scryptCost(env),
     log: oneOf(env, 'LOG', 'explain', ['explain', 'requests', 'silent'] as const),
     workers: workers(env),
+    // A guest keeps less worth coming back for, so its session ends sooner, yet never later than a signed-in one by default.
+    guestIdleTimeoutMs: seconds(env, 'GUEST_IDLE_TIMEOUT', Math.min(DEFAULT_GUEST_IDLE_SECONDS, idleTimeoutMs / 1000)),
+    registrationsPerAddress: integerIn(env, 'REGISTRATIONS_PER_ADDRESS', 50, 1, MAX_COUNT),
+    guestSessionsPerAddress: integerIn(env, 'GUEST_SESSIONS_PER_ADDRESS', 100, 1, MAX_COUNT),
+    maxSessions: integerIn(env, 'MAX_SESSIONS', 100_000, 1, MAX_COUNT),
+    maxConnections: integerIn(env, 'MAX_CONNECTIONS', 1000, 1, MAX_COUNT),
+    allowedHosts: allowedHosts(env),
   };
+}
+
+/** timeoutsOf is the session timeouts of `config`, as the store, the sweeper and the inspector judge them. */
+export function timeoutsOf(config: Config): Timeouts {
+  return { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs, guestIdleMs: config.guestIdleTimeoutMs };
 }
 
 function raw(env: Env, name: string): string | undefined {
@@ -123,4 +153,29 @@ function scryptCost(env: Env): number {
   // scrypt's N must be a power of two; a bit trick tells: exactly one bit set.
   if ((cost & (cost - 1)) !== 0) throw new ConfigError('SCRYPT_COST', `must be a power of two, got ${cost}`);
   return cost;
+}
+
+/**
+ * A host name as ALLOWED_HOSTS lists it: dot-separated labels of letters,
+ * digits and hyphens (RFC 1123), no port, no scheme, no wildcard.
+ *
+ *   host-name = label *( "." label )
+ *   label     = alnum [ *( alnum / "-" ) alnum ]   ; 63 characters at most
+ */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** allowedHosts reads ALLOWED_HOSTS: host names separated by commas (spaces around them allowed), compared in lower case. */
+function allowedHosts(env: Env): string[] {
+  const value = raw(env, 'ALLOWED_HOSTS');
+  if (value === undefined) return [];
+  return value.split(',').map((entry) => {
+    const name = entry.trim().toLowerCase();
+    if (!HOST_NAME.test(name)) {
+      throw new ConfigError(
+        'ALLOWED_HOSTS',
+        `must be host names separated by commas, such as app.example.org (no port or scheme), got "${entry.trim()}"`,
+      );
+    }
+    return name;
+  });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, readFile, statSync, writeFile } from 'node:fs';
+import { constants, lstat, readFile, statSync, writeFile } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -45,6 +45,14 @@ export const nodeFileSystem: FileSystem = {
   readFile: promisify(readFile) as FileSystem['readFile'],
   writeFile: promisify(writeFile) as FileSystem['writeFile'],
 };
+
+/**
+ * READ_NO_FOLLOW opens a file for reading only if it is not a symbolic link
+ * (ELOOP otherwise), and without waiting: a link planted or swapped in is
+ * never followed to a file elsewhere, and a FIFO cannot block the reader
+ * (it opens at once and reads as empty).
+ */
+export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 const TEMP_SUFFIX_BYTES = 6;
 

@@ -8,12 +8,17 @@ import type { IncomingMessage } from 'node:http';
  * are ignored.
  */
 
-/** isHttps tells whether the request arrived over HTTPS: on our own TLS socket, or (trusting the proxy) as X-Forwarded-Proto says. */
+/**
+ * isHttps tells whether the request arrived over HTTPS: on our own TLS
+ * socket, or (trusting the proxy) as the last entry of X-Forwarded-Proto
+ * says, the one our proxy appended. An earlier entry is the client's own:
+ * `X-Forwarded-Proto: http, https` sent over plain HTTP must not pass for HTTPS,
+ * nor `https, http` the other way round.
+ */
 export function isHttps(req: IncomingMessage, trustProxy: boolean): boolean {
   if ((req.socket as { encrypted?: boolean }).encrypted === true) return true;
   if (!trustProxy) return false;
-  const proto = req.headers['x-forwarded-proto'];
-  return typeof proto === 'string' && (proto.split(',', 1)[0] ?? '').trim().toLowerCase() === 'https';
+  return lastEntry(req.headers['x-forwarded-proto'])?.toLowerCase() === 'https';
 }
 
 /**
@@ -25,7 +30,11 @@ export function isHttps(req: IncomingMessage, trustProxy: boolean): boolean {
 export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   const peer = req.socket.remoteAddress ?? 'unknown';
   if (!trustProxy) return peer;
-  const forwarded = req.headers['x-forwarded-for'];
-  const last = typeof forwarded === 'string' ? forwarded.split(',').at(-1)?.trim() : undefined;
-  return last === undefined || last === '' ? peer : last;
+  return lastEntry(req.headers['x-forwarded-for']) ?? peer;
+}
+
+/** lastEntry is the last comma-separated entry of a forwarded header, trimmed, or undefined when there is none. */
+function lastEntry(header: string | string[] | undefined): string | undefined {
+  const last = typeof header === 'string' ? header.split(',').at(-1)?.trim() : undefined;
+  return last === '' ? undefined : last;
 }

@@ -16,6 +16,7 @@ const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'prof
 export const ERROR_MESSAGES: Readonly<Record<string, string>> = {
   invalid: 'That username and password do not match an account.',
   throttled: 'Too many failed sign-in attempts. Please try again later.',
+  registrations: 'Too many accounts were made from your network recently. Please try again later.',
   busy: 'The server is busy signing people in. Please try again in a moment.',
   username: 'Usernames are 3 to 32 characters: letters, digits, and _ . -',
   password: 'Passwords are 8 to 1024 characters long.',
@@ -64,13 +65,22 @@ export class Pages {
     const error = message === undefined ? '' : `<p class="form-error" role="alert">${escapeHtml(message)}</p>`;
     const template = this.#templates.get(name);
     if (template === undefined) throw new TypeError(`Pages: no page named ${name}`);
-    return template
-      .replaceAll('{{theme}}', values.theme)
-      .replaceAll('{{session}}', values.session ? 'yes' : 'no')
-      .replaceAll('{{error}}', error)
-      .replaceAll('{{next}}', escapeHtml(values.next ?? ''));
+    const filled: Record<RequestPlaceholder, string> = {
+      theme: values.theme,
+      session: values.session ? 'yes' : 'no',
+      error,
+      next: escapeHtml(values.next ?? ''),
+    };
+    // One pass, and a function replacer: a value is inserted as it is, never
+    // read as a replacement pattern ($&, $`, $' or $$ in `next` would
+    // otherwise copy parts of the page into itself), and never searched again.
+    return template.replace(REQUEST_PLACEHOLDER, (_, name: RequestPlaceholder) => filled[name]);
   }
 }
+
+/** RequestPlaceholder names the four placeholders filled on every render. */
+type RequestPlaceholder = 'theme' | 'session' | 'error' | 'next';
+const REQUEST_PLACEHOLDER = /\{\{(theme|session|error|next)\}\}/g;
 
 /**
  * withPartials replaces each `{{> name}}` with public/partials/name.html,
@@ -85,7 +95,8 @@ function withPartials(template: string, publicDir: string): string {
 
 /** withLimits puts the values of LIMITS in place of their placeholders. */
 function withLimits(template: string): string {
-  return LIMITS.reduce((text, [placeholder, value]) => text.replaceAll(placeholder, value), template);
+  // A function replacer, so a value is never read as a replacement pattern.
+  return LIMITS.reduce((text, [placeholder, value]) => text.replaceAll(placeholder, () => value), template);
 }
 
 /** escapeHtml makes text safe inside HTML text and double-quoted attributes. */

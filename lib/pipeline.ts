@@ -9,9 +9,10 @@ import { HttpError } from './http-error.ts';
 import type { Logger } from './log.ts';
 import { isCrossOriginRequest } from './origin-check.ts';
 import { parseTarget } from './request-target.ts';
-import { clientAddress } from './forwarded.ts';
+import { clientAddress, isHttps } from './forwarded.ts';
+import { checkHost } from './host-check.ts';
 import type { Router } from './router.ts';
-import { SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
+import { HSTS_HEADER, SECURITY_HEADERS, setSecurityHeaders } from './security-headers.ts';
 import { sessionCookieFor } from './sessions/session-cookie.ts';
 import { RequestSession } from './sessions/session.ts';
 import type { SessionDeps } from './sessions/session.ts';
@@ -32,6 +33,8 @@ export interface PipelineOptions {
   /** cookieSecure and trustProxy decide the cookie's flags and the client's address, per request. */
   cookieSecure: CookieSecureMode;
   trustProxy: boolean;
+  /** allowedHosts are the domain names besides localhost that the Host header may carry (lib/host-check.ts). */
+  allowedHosts: readonly string[];
   logger: Logger;
   /** clock gives the time in epoch milliseconds, read once per request. */
   clock: () => number;
@@ -67,10 +70,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
   if (logger.printsRequests) {
     res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
   }
-  setSecurityHeaders(res);
+  setSecurityHeaders(res, isHttps(req, options.trustProxy));
 
   const now = options.clock();
-  const cookie = sessionCookieFor(req, options.cookieSecure, options.trustProxy);
+  const address = clientAddress(req, options.trustProxy);
+  const facts = { now, cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy), narrate: log.step, address };
   const ctx: Context = {
     req,
     res,
@@ -78,12 +82,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     path: target?.path ?? '',
     query: target?.query ?? new URLSearchParams(),
     now,
-    address: clientAddress(req, options.trustProxy),
-    session: RequestSession.none(sessions, now, cookie, log.step),
+    address,
+    session: RequestSession.none(sessions, facts),
     user: null,
     log,
   };
   try {
+    if (checkHost(req.headers.host, options.allowedHosts) === 'refused') {
+      // DNS rebinding: another site's name pointed at this server is refused before anything else.
+      log.step('host', 'Host is a domain name not in ALLOWED_HOSTS: refused');
+      throw new HttpError(
+        421,
+        'unknown_host',
+        'This server answers only to localhost, IP addresses and the names listed in ALLOWED_HOSTS; add this name to ALLOWED_HOSTS to use it.',
+      );
+    }
     if (target === null) throw new HttpError(400, 'bad_target', 'The request target is not a path.');
     const match = router.match(method, target.path);
     if (match.kind === 'not-found') throw new HttpError(404, 'not_found', 'There is nothing at this address.');
@@ -96,7 +109,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
       throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
     }
     if (match.handler.usesSession) {
-      ctx.session = await RequestSession.load(sessions, parseCookies(req.headers.cookie)[cookie.name], now, cookie, log.step);
+      ctx.session = await RequestSession.load(sessions, facts, parseCookies(req.headers.cookie)[facts.cookie.name]);
       ctx.user = await signedInUser(ctx, options.users);
     }
     await match.handler.handler(ctx);
@@ -140,4 +153,6 @@ function sendError(ctx: Context, error: unknown, logger: Logger): void {
   send(ctx, httpError.status, { 'Content-Type': 'text/plain; charset=utf-8', ...httpError.headers }, `${httpError.message}\n`);
 }
 
-const lowerSecurityHeaders = Object.fromEntries(Object.keys(SECURITY_HEADERS).map((name) => [name.toLowerCase(), true]));
+const lowerSecurityHeaders = Object.fromEntries(
+  [...Object.keys(SECURITY_HEADERS), HSTS_HEADER.name].map((name) => [name.toLowerCase(), true]),
+);

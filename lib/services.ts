@@ -3,6 +3,7 @@ import type { LoginThrottle } from './auth/throttle.ts';
 import type { AccountStore } from './auth/users.ts';
 import type { Config } from './config.ts';
 import type { Pages } from './pages.ts';
+import type { AddressLimit } from './rate-limit.ts';
 
 /** Services are the long-lived parts the routes share, made once by lib/app.ts. */
 export interface Services {
@@ -10,5 +11,7 @@ export interface Services {
   users: AccountStore;
   hasher: PasswordHasher;
   throttle: LoginThrottle;
+  /** registrations is REGISTRATIONS_PER_ADDRESS: how many accounts one address may create per window. */
+  registrations: AddressLimit;
   pages: Pages;
 }

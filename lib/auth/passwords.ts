@@ -51,6 +51,9 @@ function isPowerOfTwoAboveOne(value: unknown): value is number {
   return isPositiveInteger(value) && value > 1 && (value & (value - 1)) === 0;
 }
 
+/** ScryptParams are the cost parameters of one derive. */
+type ScryptParams = Pick<PasswordHash, 'N' | 'r' | 'p'>;
+
 /** OWASP's scrypt recommendation: N = 2^17, r = 8, p = 1. */
 export const DEFAULT_SCRYPT_COST = 2 ** 17;
 const BLOCK_SIZE = 8;
@@ -84,24 +87,43 @@ export interface PasswordHasherOptions {
 }
 
 /**
+ * HashPurpose says who a hash is for. `sign-in` covers every check of a
+ * password (sign-in, the current password at a change) and the hashes a
+ * signed-in user causes; `registration` is a new account. Registrations
+ * yield to sign-ins: a flood of them must not lock everyone out.
+ */
+export type HashPurpose = 'sign-in' | 'registration';
+
+/**
  * PasswordHasher hashes and verifies passwords with scrypt, never more than
  * `concurrency` at once. When `maxWaiting` more are already queued it throws
  * HasherBusyError (503 with Retry-After): a flood of sign-ins gets a clear answer
  * instead of exhausting memory (each hash at the default cost takes 128 MiB).
+ *
+ * Registrations never hold more than half of it: at most half the
+ * concurrency (rounded down, but one at least) and half the queue, and a
+ * freed slot goes to a waiting sign-in first. So a registration flood,
+ * even from many addresses each under its own limit, leaves sign-ins
+ * answered: they wait for at most the registrations already running.
  */
 export class PasswordHasher {
   #cost: number;
   #concurrency: number;
   #maxWaiting: number;
+  #registrationSlots: number;
+  #registrationQueue: number;
   #pool: HashPool;
   #active = 0;
-  #waiting: Array<() => void> = [];
+  #activeRegistrations = 0;
+  #waiting: Record<HashPurpose, Array<() => void>> = { 'sign-in': [], registration: [] };
   #dummy: PasswordHash;
 
   constructor(options: PasswordHasherOptions) {
     this.#cost = options.cost;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.#maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
+    this.#registrationSlots = Math.max(1, Math.floor(this.#concurrency / 2));
+    this.#registrationQueue = Math.floor(this.#maxWaiting / 2);
     this.#pool = options.pool ?? sharedHashPool;
     this.#dummy = this.#dummyHash();
   }
@@ -111,11 +133,16 @@ export class PasswordHasher {
     return this.#active;
   }
 
-  /** hash makes a new PasswordHash with a fresh 16-byte salt at the configured cost. */
-  async hash(password: string): Promise<PasswordHash> {
+  /** waiting is how many hashes wait for a slot: never more than maxWaiting. */
+  get waiting(): number {
+    return this.#waiting['sign-in'].length + this.#waiting.registration.length;
+  }
+
+  /** hash makes a new PasswordHash with a fresh 16-byte salt at the configured cost; `purpose` decides its place in line. */
+  async hash(password: string, purpose: HashPurpose = 'sign-in'): Promise<PasswordHash> {
     const salt = randomBytes(SALT_BYTES);
     const params = { N: this.#cost, r: BLOCK_SIZE, p: PARALLELISM };
-    const key = await this.#derive(password, salt, params);
+    const key = await this.#run(purpose, () => this.#derive(password, salt, params));
     return { algorithm: 'scrypt', ...params, salt: salt.toString('base64'), hash: key.toString('base64') };
   }
 
@@ -124,11 +151,16 @@ export class PasswordHasher {
    * (no such user) it still hashes, against a dummy hash at the same cost,
    * and answers false: an unknown username takes as long as a wrong
    * password, so timing does not tell which usernames exist.
+   *
+   * A hash stored at a lower cost (before SCRYPT_COST was raised) is
+   * checked at its own cost, which alone would answer far sooner than an
+   * unknown name and so tell old accounts apart; #deriveAtFullCost spends
+   * the difference, whatever the answer.
    */
   async verify(password: string, stored: PasswordHash | null): Promise<boolean> {
     const target = stored ?? this.#dummy;
     const expected = Buffer.from(target.hash, 'base64');
-    const actual = await this.#derive(password, Buffer.from(target.salt, 'base64'), target);
+    const actual = await this.#run('sign-in', () => this.#deriveAtFullCost(password, Buffer.from(target.salt, 'base64'), target));
     // timingSafeEqual: comparing byte by byte with === would stop at the first difference and leak how much matched.
     return stored !== null && actual.length === expected.length && timingSafeEqual(actual, expected);
   }
@@ -157,8 +189,20 @@ export class PasswordHasher {
     };
   }
 
-  async #derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
-    await this.#acquire();
+  /**
+   * #deriveAtFullCost derives the key of `params` and then, if its N is
+   * below the configured cost, spends the difference: scrypt's work is
+   * linear in N, so derives at N, 2N, 4N … up to half the configured cost
+   * add up to the configured cost less N. Every check then costs one hash
+   * at the configured cost, an old account's as much as an unknown name's.
+   */
+  async #deriveAtFullCost(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
+    const key = await this.#derive(password, salt, params);
+    for (let n = params.N; n < this.#cost; n *= 2) await this.#derive(password, salt, { ...params, N: n });
+    return key;
+  }
+
+  async #derive(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
     try {
       // scrypt needs 128 * N * r bytes; Node refuses above 32 MiB unless maxmem says more.
       const options: ScryptOptions = { ...params, maxmem: 2 * 128 * params.N * params.r * params.p };
@@ -167,25 +211,52 @@ export class PasswordHasher {
       // A hashing thread that died is the server's trouble, and passing: 503, try again (the cause is logged).
       if (error instanceof HashThreadError) throw new HasherBusyError(error);
       throw error;
-    } finally {
-      this.#release();
     }
   }
 
-  async #acquire(): Promise<void> {
-    if (this.#active < this.#concurrency) {
-      this.#active += 1;
+  /** #run holds one slot for `purpose` while `task` runs (one hash, or a check with its padding). */
+  async #run<T>(purpose: HashPurpose, task: () => Promise<T>): Promise<T> {
+    await this.#acquire(purpose);
+    try {
+      return await task();
+    } finally {
+      this.#release(purpose);
+    }
+  }
+
+  async #acquire(purpose: HashPurpose): Promise<void> {
+    if (this.#mayStart(purpose)) {
+      this.#take(purpose);
       return;
     }
-    if (this.#waiting.length >= this.#maxWaiting) throw new HasherBusyError();
-    // The slot is handed over directly by #release, so #active stays the same.
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    const queue = this.#waiting[purpose];
+    const queueFull = this.waiting >= this.#maxWaiting || (purpose === 'registration' && queue.length >= this.#registrationQueue);
+    if (queueFull) throw new HasherBusyError();
+    // The slot is taken for us by #release before it resolves.
+    await new Promise<void>((resolve) => queue.push(resolve));
   }
 
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next();
-    else this.#active -= 1;
+  #mayStart(purpose: HashPurpose): boolean {
+    return this.#active < this.#concurrency && (purpose === 'sign-in' || this.#activeRegistrations < this.#registrationSlots);
+  }
+
+  #take(purpose: HashPurpose): void {
+    this.#active += 1;
+    if (purpose === 'registration') this.#activeRegistrations += 1;
+  }
+
+  /** #release frees a slot and hands it on: to a waiting sign-in first, else to a registration if they are under their share. */
+  #release(purpose: HashPurpose): void {
+    this.#active -= 1;
+    if (purpose === 'registration') this.#activeRegistrations -= 1;
+    for (const next of ['sign-in', 'registration'] as const) {
+      const waiter = this.#waiting[next][0];
+      if (waiter === undefined || !this.#mayStart(next)) continue;
+      this.#waiting[next].shift();
+      this.#take(next);
+      waiter();
+      return;
+    }
   }
 }
 

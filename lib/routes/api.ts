@@ -4,8 +4,10 @@ import { readBody } from '../body.ts';
 import { sendJson } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
+import { tooManyRequests } from '../rate-limit.ts';
 import type { Route } from '../router.ts';
-import { expiryTimes, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
+import { timeoutsOf } from '../config.ts';
+import { expiryTimes, idleTimeoutOf, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
 import type { SessionRecord, Theme } from '../sessions/record.ts';
 import { describeSessionCookie } from '../sessions/session-cookie.ts';
 import type { SessionCookie } from '../sessions/session-cookie.ts';
@@ -41,9 +43,7 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     // The current password is a password guess like any other: throttled the same way as login.
     const retryAfterMs = await throttle.attempt(user.username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
-      throw new HttpError(429, 'throttled', 'Too many wrong passwords. Try again later.', {
-        headers: { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) },
-      });
+      throw tooManyRequests('throttled', 'Too many wrong passwords. Try again later.', retryAfterMs);
     }
     if (!(await hasher.verify(currentPassword, user.password))) {
       throw new HttpError(403, 'wrong_password', 'The current password is not correct.');
@@ -156,8 +156,9 @@ interface InspectedSession {
  */
 function inspectorView(session: InspectedSession, config: Services['config'], now: number) {
   const { id, record, cookie, fileLabel } = session;
-  const timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
+  const timeouts = timeoutsOf(config);
   const { idle, absolute } = expiryTimes(record, timeouts);
+  const idleMs = idleTimeoutOf(record, timeouts);
   return {
     id: idPrefix(id),
     file: fileLabel,
@@ -173,8 +174,9 @@ function inspectorView(session: InspectedSession, config: Services['config'], no
     rotations: record.events.flatMap(({ at, rotation }) => (rotation === undefined ? [] : [{ at, ...rotation }])),
     stored: record,
     serverTime: new Date(now).toISOString(),
-    idleTimeoutSeconds: config.idleTimeoutMs / MS_PER_SECOND,
+    // This session's own idle timeout: GUEST_IDLE_TIMEOUT for a guest, SESSION_IDLE_TIMEOUT once signed in.
+    idleTimeoutSeconds: idleMs / MS_PER_SECOND,
     absoluteTimeoutSeconds: config.absoluteTimeoutMs / MS_PER_SECOND,
-    touchIntervalSeconds: touchIntervalMs(config.idleTimeoutMs) / MS_PER_SECOND,
+    touchIntervalSeconds: touchIntervalMs(idleMs) / MS_PER_SECOND,
   };
 }

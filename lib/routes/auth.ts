@@ -6,20 +6,19 @@ import { redirect, send, sendHtml, sendJson, wantsJson } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
 import type { PageName } from '../pages.ts';
+import { retryAfter } from '../rate-limit.ts';
 import type { Route } from '../router.ts';
 import { safeNext } from '../safe-redirect.ts';
 import type { Theme } from '../sessions/record.ts';
 import type { Services } from '../services.ts';
 import { isValidPassword, isValidUsername } from '../validation.ts';
 
-const MS_PER_SECOND = 1000;
-
 /**
  * authRoutes are register, login and logout. HTML forms get 303 redirects
  * (so Reload never re-posts a password); JSON clients get status codes.
  */
 export function authRoutes(services: Services): Array<Route<Handler>> {
-  const { users, hasher, throttle, pages } = services;
+  const { users, hasher, throttle, registrations, pages } = services;
 
   const register = async (ctx: Context): Promise<void> => {
     const { kind, fields } = await readBody(ctx.req);
@@ -29,7 +28,15 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     if (!isValidUsername(username)) return fail('username');
     if (!isValidPassword(password)) return fail('password');
     if ((await users.find(username)) !== null) return fail('taken', 409);
-    const hash = await hashOrAnswerBusy(ctx, kind, 'register', services, () => hasher.hash(password));
+    // A registration flood: each one costs a full scrypt hash, so one address may make only so many.
+    const retryAfterMs = await registrations.hit(ctx.address, ctx.now);
+    if (retryAfterMs > 0) {
+      ctx.log.step('limit', 'too many registrations from this address: refused before hashing');
+      if (kind === 'json') return sendJson(ctx, 429, { error: 'too_many_registrations' }, retryAfter(retryAfterMs));
+      const page = pages.render('register', { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'registrations' });
+      return sendHtml(ctx, 429, page, retryAfter(retryAfterMs));
+    }
+    const hash = await hashOrAnswerBusy(ctx, kind, 'register', services, () => hasher.hash(password, 'registration'));
     if (hash === null) return;
     const user: UserRecord = { username, displayName: username, createdAt: new Date(ctx.now).toISOString(), generation: 0, password: hash };
     // Checked again after the slow hash: a parallel registration may have won the name.
@@ -51,7 +58,7 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     const retryAfterMs = await throttle.attempt(username, ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
-      const headers = { 'Retry-After': String(Math.ceil(retryAfterMs / MS_PER_SECOND)) };
+      const headers = retryAfter(retryAfterMs);
       if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
       return sendHtml(
         ctx,

@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
+import { errorCode, nodeFileSystem, READ_NO_FOLLOW, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
 import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
@@ -154,17 +154,30 @@ export class FileSessionStore implements SessionStore {
     return record;
   }
 
-  /** #read parses the file that `stats` describes: a record, null when it is not one, or GONE when it was deleted meanwhile. */
+  /**
+   * #read parses the file that `stats` describes: a record, null when it is
+   * not one, or GONE when it was deleted meanwhile. The stat above follows a
+   * link, so the read must not: it opens without following one and without
+   * waiting (READ_NO_FOLLOW), and Node sizes the read by an fstat of that
+   * open descriptor. So whatever was swapped in after the stat, a link (even
+   * to a valid copy elsewhere) is never followed, a FIFO cannot hang the
+   * request (it reads as empty), and a socket cannot be opened: each is
+   * unreadable, like a file too large to be a record.
+   */
   async #read(fileName: string, file: string, stats: Stats): Promise<SessionRecord | null | typeof GONE> {
     if (!stats.isFile()) return this.#corrupt(fileName, 'not a regular file');
     if (stats.size > MAX_SESSION_FILE_BYTES) return this.#corrupt(fileName, `larger than ${MAX_SESSION_FILE_BYTES} bytes`);
     let text: string;
     try {
-      text = await this.#fs.readFile(file, 'utf8');
+      text = await this.#fs.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW });
     } catch (error) {
-      if (errorCode(error) === 'ENOENT') return GONE;
+      const code = errorCode(error);
+      if (code === 'ENOENT') return GONE;
+      if (code === 'ELOOP') return this.#corrupt(fileName, 'a symbolic link, not followed');
+      if (code === 'ENXIO') return this.#corrupt(fileName, 'not a regular file');
       throw new StoreError('read', error);
     }
+    if (Buffer.byteLength(text) > MAX_SESSION_FILE_BYTES) return this.#corrupt(fileName, `larger than ${MAX_SESSION_FILE_BYTES} bytes`);
     const record = parseRecord(text);
     return record === null ? this.#corrupt(fileName, text.length === 0 ? 'empty' : 'not a session record') : deepFreeze(record);
   }

@@ -48,10 +48,12 @@ export interface SessionRecord {
   events: SessionEvent[];
 }
 
-/** Timeouts are SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT, in milliseconds. */
+/** Timeouts are SESSION_IDLE_TIMEOUT, SESSION_ABSOLUTE_TIMEOUT and GUEST_IDLE_TIMEOUT, in milliseconds. */
 export interface Timeouts {
   idleMs: number;
   absoluteMs: number;
+  /** guestIdleMs is the idle timeout of a guest session (no user); idleMs when absent. */
+  guestIdleMs?: number;
 }
 
 /** MAX_EVENTS keeps the history short; older events fall off the front. */
@@ -82,10 +84,22 @@ export function withEvent(events: readonly SessionEvent[], now: number, event: s
   return [...events, added].slice(-MAX_EVENTS);
 }
 
+/**
+ * idleTimeoutOf is the idle timeout that applies to `record`: a guest's is
+ * its own, shorter one, since a guest session costs a file like any other
+ * but keeps only a cart, and whoever can make guests by the thousand should
+ * not get to keep them for long; a sign-in makes the session a user's, with
+ * the user's timeout. Judged here only, so the store, the sweeper and the
+ * inspector agree.
+ */
+export function idleTimeoutOf(record: SessionRecord, timeouts: Timeouts): number {
+  return record.user === null ? (timeouts.guestIdleMs ?? timeouts.idleMs) : timeouts.idleMs;
+}
+
 /** expiryTimes gives both deadlines of a record in epoch milliseconds. */
 export function expiryTimes(record: SessionRecord, timeouts: Timeouts): { idle: number; absolute: number } {
   return {
-    idle: Date.parse(record.lastSeenAt) + timeouts.idleMs,
+    idle: Date.parse(record.lastSeenAt) + idleTimeoutOf(record, timeouts),
     absolute: Date.parse(record.createdAt) + timeouts.absoluteMs,
   };
 }
@@ -115,7 +129,7 @@ export function touchIntervalMs(idleMs: number): number {
   return Math.min(idleMs / 10, MAX_TOUCH_INTERVAL_MS);
 }
 
-/** isTouchDue tells whether a request at `now` should rewrite `lastSeenAt`. */
+/** isTouchDue tells whether a request at `now` should rewrite `lastSeenAt`, `idleMs` being the record's idle timeout (idleTimeoutOf). */
 export function isTouchDue(record: SessionRecord, now: number, idleMs: number): boolean {
   return now - Date.parse(record.lastSeenAt) >= touchIntervalMs(idleMs);
 }

@@ -1,7 +1,7 @@
 import { HttpError } from '../http-error.ts';
 import type { Lock } from '../file-lock.ts';
-import { isTouchDue, newRecord, withEvent } from './record.ts';
-import type { SessionData, SessionRecord } from './record.ts';
+import { idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
+import type { SessionData, SessionRecord, Timeouts } from './record.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
 import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
 import type { MissReason, SessionStore } from './store.ts';
@@ -32,11 +32,34 @@ export interface ChangeNote {
 /** Narrator hears each session step, for LOG=explain (lib/log.ts). */
 export type Narrator = (topic: string, text: string) => void;
 
+/**
+ * SessionAdmission guards the birth of session files: whether a guest
+ * session may start (lib/sessions/guest-admission.ts), and a note of every
+ * file made, for the count of stored sessions.
+ */
+export interface SessionAdmission {
+  /** admitGuest resolves when a client at `address` may start a guest session at `now`, and otherwise throws an HttpError (429, 503). */
+  admitGuest(address: string, now: number): Promise<void>;
+  /** created hears of each new session file that does not replace an old one. */
+  created(): void;
+}
+
+/** RequestFacts are what a session needs to know about its request, fixed when it arrives. */
+export interface RequestFacts {
+  now: number;
+  cookie: SessionCookie;
+  narrate: Narrator;
+  /** address is the client's address, counted when it starts a guest session. */
+  address: string;
+}
+
 export interface SessionDeps {
   store: SessionStore;
+  admission: SessionAdmission;
   /** lock serialises the read-modify-write of one session ID, across every process that shares the store. */
   lock: Lock;
-  idleTimeoutMs: number;
+  /** timeouts decide when a touch is due; each record's idle timeout is idleTimeoutOf(record, timeouts). */
+  timeouts: Timeouts;
   /** fileNameFor names the file an ID's record lives in, inside the sessions directory: for what the app shows, never to open it. */
   fileNameFor: (id: string) => string;
   /** dirLabel is how messages name the sessions directory: the last segment of SESSIONS_DIR (`sessions` by default). */
@@ -58,22 +81,24 @@ export class RequestSession {
   #now: number;
   #narrate: Narrator;
   #cookie: SessionCookie;
+  #address: string;
   #id: string | null = null;
   #record: SessionRecord | null = null;
   #status: SessionStatus = 'none';
   /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
   #cookieSent = false;
 
-  private constructor(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator) {
+  private constructor(deps: SessionDeps, facts: RequestFacts) {
     this.#deps = deps;
-    this.#now = now;
-    this.#cookie = cookie;
-    this.#narrate = narrate;
+    this.#now = facts.now;
+    this.#cookie = facts.cookie;
+    this.#narrate = facts.narrate;
+    this.#address = facts.address;
   }
 
   /** none is a request's session before (or without) loading: no ID, no record. */
-  static none(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator): RequestSession {
-    return new RequestSession(deps, now, cookie, narrate);
+  static none(deps: SessionDeps, facts: RequestFacts): RequestSession {
+    return new RequestSession(deps, facts);
   }
 
   /**
@@ -81,14 +106,9 @@ export class RequestSession {
    * malformed value, or an ID with no live record, is simply no session:
    * the ID is never adopted (strict mode), so an attacker cannot plant one.
    */
-  static async load(
-    deps: SessionDeps,
-    cookieValue: string | undefined,
-    now: number,
-    cookie: SessionCookie,
-    narrate: Narrator,
-  ): Promise<RequestSession> {
-    const session = new RequestSession(deps, now, cookie, narrate);
+  static async load(deps: SessionDeps, facts: RequestFacts, cookieValue: string | undefined): Promise<RequestSession> {
+    const { now, cookie, narrate } = facts;
+    const session = new RequestSession(deps, facts);
     if (cookieValue === undefined) {
       narrate('cookie', `no ${cookie.name} cookie: no session`);
       return session;
@@ -110,7 +130,7 @@ export class RequestSession {
     session.#record = record;
     session.#status = 'loaded';
     narrate('session', `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
-    if (isTouchDue(record, now, deps.idleTimeoutMs)) await session.#touch(cookieValue);
+    if (isTouchDue(record, now, idleTimeoutOf(record, deps.timeouts))) await session.#touch(cookieValue);
     return session;
   }
 
@@ -220,11 +240,14 @@ export class RequestSession {
   }
 
   async #createGuest(note: ChangeNote, change: (data: SessionData) => SessionData): Promise<SessionData> {
+    // Filling the disk with guest files: refused past the limits, before anything is written.
+    await this.#deps.admission.admitGuest(this.#address, this.#now);
     const id = newSessionId();
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
     const record = { ...created, data: change(created.data), events };
     await this.#deps.store.create(id, record);
+    this.#deps.admission.created();
     this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
     this.#narrate('change', note.narrate);
     this.#id = id;
@@ -255,6 +278,7 @@ export class RequestSession {
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
       await this.#deps.store.create(newId, record);
       this.#narrate('file', `wrote ${this.#file(newId)} (temp file, then rename)`);
+      if (old === null) this.#deps.admission.created();
       if (oldId !== null) {
         await this.#deps.store.destroy(oldId);
         this.#narrate('file', `deleted ${this.#file(oldId)}: the old ID is dead`);
@@ -270,7 +294,7 @@ export class RequestSession {
   async #touch(id: string): Promise<void> {
     await this.#deps.lock.run(id, async () => {
       const fresh = await this.#liveRecord(id);
-      if (fresh === null || !isTouchDue(fresh, this.#now, this.#deps.idleTimeoutMs)) {
+      if (fresh === null || !isTouchDue(fresh, this.#now, idleTimeoutOf(fresh, this.#deps.timeouts))) {
         this.#record = fresh ?? this.#record;
         return;
       }

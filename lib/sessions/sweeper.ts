@@ -1,6 +1,5 @@
-import { constants } from 'node:fs';
 import path from 'node:path';
-import { errorCode, nodeFileSystem } from '../file-system.ts';
+import { errorCode, nodeFileSystem, READ_NO_FOLLOW } from '../file-system.ts';
 import { isLockFileStale } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
@@ -13,13 +12,6 @@ export const SWEEP_CONCURRENCY = 8;
 export const STALE_TEMP_MS = 60_000;
 /** Directory entries read from the kernel per batch: the directory is streamed, never loaded whole. */
 const DIR_BUFFER_SIZE = 256;
-/**
- * READ_NO_FOLLOW opens a file only if it is not a symbolic link (ELOOP
- * otherwise), and without waiting: a link swapped in between the lstat and
- * the read is still not followed, and a FIFO swapped in cannot block the
- * sweeper for good (it reads as empty, so unreadable).
- */
-const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 /** SESSION_LOCK_PATTERN matches the lock of one session (lib/file-lock.ts): `<64 hex>.lock`. */
 const SESSION_LOCK_PATTERN = /^[0-9a-f]{64}\.lock$/;
 /** LOCK_TEMP_PATTERN matches the holder file written before a lock is taken: `.<64 hex>.lock.<12 hex>.tmp`. */
@@ -34,6 +26,8 @@ export interface SweepResult {
   staleTemps: number;
   /** Files that could not be examined or deleted (already gone, permission); the next sweep tries again. */
   failed: number;
+  /** Session files kept: the live sessions (and unreadable ones not yet old enough to go), for the count of stored sessions. */
+  live: number;
 }
 
 export interface SweepOptions {
@@ -60,12 +54,15 @@ export interface SweepOptions {
  */
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const fsys = options.fs ?? nodeFileSystem;
-  const result: SweepResult = { scanned: 0, expired: 0, staleTemps: 0, failed: 0 };
+  const result: SweepResult = { scanned: 0, expired: 0, staleTemps: 0, failed: 0, live: 0 };
   const examine = async (name: string): Promise<void> => {
     result.scanned += 1;
     try {
       const verdict = await judge(fsys, path.join(options.dir, name), name, options);
-      if (verdict === 'keep') return;
+      if (verdict === 'keep' || verdict === 'live') {
+        if (verdict === 'live') result.live += 1;
+        return;
+      }
       await fsys.unlink(path.join(options.dir, name));
       result[verdict] += 1;
     } catch (error) {
@@ -85,8 +82,8 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   return result;
 }
 
-/** Verdict is what a sweep does with one file: keep it, or delete it and count it under that name of SweepResult. */
-type Verdict = 'keep' | 'expired' | 'staleTemps';
+/** Verdict is what a sweep does with one file: keep it (counting it as a session when `live`), or delete it and count it under that name of SweepResult. */
+type Verdict = 'keep' | 'live' | 'expired' | 'staleTemps';
 
 async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<Verdict> {
   const stats = await fsys.lstat(file);
@@ -97,10 +94,11 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
     return isLockFileStale(text, stats.mtimeMs, options.now) ? 'staleTemps' : 'keep';
   }
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
-  if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'keep';
+  if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'live';
   // Unreadable as a session: keep it for a while for whoever wants to look,
   // but not for ever; no live session can be older than the absolute timeout.
-  return options.now - stats.mtimeMs >= options.timeouts.absoluteMs ? 'expired' : 'keep';
+  // Until then it takes a place on disk like a session, and is counted as one.
+  return options.now - stats.mtimeMs >= options.timeouts.absoluteMs ? 'expired' : 'live';
 }
 
 function isOurs(name: string): boolean {
@@ -110,6 +108,8 @@ function isOurs(name: string): boolean {
 export interface SweeperOptions extends Omit<SweepOptions, 'now'> {
   intervalMs: number;
   clock?: () => number;
+  /** onBegin hears that a sweep starts, before the directory is read. */
+  onBegin?: () => void;
   onSweep?: (result: SweepResult, durationMs: number) => void;
   /** alsoSweep runs after each sweep of the sessions, with the same `now`: other stores' clean-ups (the sign-in counters). */
   alsoSweep?: ReadonlyArray<(now: number) => Promise<unknown>>;
@@ -155,6 +155,7 @@ export class Sweeper {
   #run(): Promise<void> {
     clearTimeout(this.#timer);
     const started = this.#clock();
+    this.#options.onBegin?.();
     this.#running = sweep({ ...this.#options, now: started })
       .then(async (result) => {
         await Promise.all((this.#options.alsoSweep ?? []).map((also) => also(started)));

@@ -60,7 +60,7 @@ describe('errors', () => {
     it(`answers HEAD ${path} as GET would, without a body`, async (t) => {
       const server = await startTestServer(t);
       const get = await server.client().get(path);
-      const reply = await rawExchange(server.url, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      const reply = await rawExchange(server.url, `HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
       assert.equal(reply.status, get.status);
       assert.equal(reply.body, '');
       assert.equal(reply.headers.get('content-type'), get.headers.get('content-type'));
@@ -82,7 +82,7 @@ describe('errors', () => {
     const body = JSON.stringify({ username: 'alice', password: 'x'.repeat(MAX_BODY_BYTES) });
     const reply = await rawExchange(
       server.url,
-      `POST /register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `POST /register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
     assert.equal(reply.status, 413);
     assert.equal(reply.headers.get('connection'), 'close');
@@ -90,7 +90,7 @@ describe('errors', () => {
 
   it('refuses an oversized body announced with Expect: 100-continue without inviting it: 413, never 100 Continue', async (t) => {
     const server = await startTestServer(t);
-    const head = `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
+    const head = `POST /api/cart HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${MAX_BODY_BYTES + 1}\r\nExpect: 100-continue\r\n\r\n`;
     const refused = await rawExchange(server.url, head);
     assert.deepEqual(refused.statuses, [413]);
     // A body of an allowed size is invited, and then read.
@@ -98,7 +98,7 @@ describe('errors', () => {
     const small = JSON.stringify({ item: 'hat' });
     const interim = exchange.interim();
     await exchange.write(
-      `POST /api/cart HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      `POST /api/cart HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${small.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
     );
     assert.equal(await interim, 100);
     await exchange.write(small);
@@ -144,7 +144,7 @@ describe('errors', () => {
       await server
         .client()
         .json('DELETE', '/api/cart')
-        .then((r) => r.json),
+        .then((r): unknown => r.json),
       { cart: [] },
     );
   });
@@ -183,12 +183,15 @@ describe('errors', () => {
 
   it('answers 400 to a request target that is not a path', async (t) => {
     const server = await startTestServer(t);
-    assert.equal((await rawExchange(server.url, 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status, 400);
+    assert.equal((await rawExchange(server.url, 'GET * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).status, 400);
   });
 
   it('accepts an absolute-form target', async (t) => {
     const server = await startTestServer(t);
-    const reply = await rawExchange(server.url, `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const reply = await rawExchange(
+      server.url,
+      `GET ${server.url}/login?next=%2Fprofile HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
     assert.equal(reply.status, 200);
     assert.match(reply.body, /name="next" value="\/profile"/);
   });

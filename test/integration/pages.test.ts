@@ -156,11 +156,11 @@ describe('no other URL serves a page', () => {
     it(`${path} is 404, signed in or not`, async (t) => {
       const server = await startTestServer(t);
       // Raw bytes on the wire: fetch would normalise some of these paths before sending.
-      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404);
+      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).status, 404);
       const browser = await signedIn(server.client());
       const cookie = `sid=${browser.sid}`;
       assert.equal(
-        (await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).status,
+        (await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).status,
         404,
       );
     });
@@ -201,7 +201,7 @@ describe('static files', () => {
   it('answers HEAD with the headers of GET and no body', async (t) => {
     const server = await startTestServer(t);
     const get = await server.client().get('/style.css');
-    const reply = await rawExchange(server.url, 'HEAD /style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const reply = await rawExchange(server.url, 'HEAD /style.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     assert.equal(reply.status, 200);
     assert.equal(reply.headers.get('content-type'), 'text/css; charset=utf-8');
     assert.equal(reply.headers.get('content-length'), get.headers.get('content-length'));
@@ -229,7 +229,11 @@ describe('static files', () => {
       '/js/..%2F..%2Fserver.ts',
     ];
     for (const path of paths) {
-      assert.equal((await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).status, 404, path);
+      assert.equal(
+        (await rawExchange(server.url, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`)).status,
+        404,
+        path,
+      );
     }
   });
 });

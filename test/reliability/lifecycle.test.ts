@@ -66,6 +66,12 @@ const BAD_VALUES: ReadonlyArray<{ variable: string; value: (dirs: Dirs) => strin
   { variable: 'SCRYPT_COST', value: () => '1000', why: 'not a power of two' },
   { variable: 'LOG', value: () => 'verbose', why: 'not a log mode' },
   { variable: 'WORKERS', value: () => 'many', why: 'not a number of processes' },
+  { variable: 'GUEST_IDLE_TIMEOUT', value: () => '0', why: 'zero' },
+  { variable: 'REGISTRATIONS_PER_ADDRESS', value: () => '0', why: 'zero' },
+  { variable: 'GUEST_SESSIONS_PER_ADDRESS', value: () => 'lots', why: 'not a number' },
+  { variable: 'MAX_SESSIONS', value: () => '-1', why: 'negative' },
+  { variable: 'MAX_CONNECTIONS', value: () => '0', why: 'zero' },
+  { variable: 'ALLOWED_HOSTS', value: () => 'https://app.example.org', why: 'a URL, not a host name' },
 ];
 
 /** assertStopsNaming runs server.ts with `overrides` and checks it exits 1 with one stderr line naming `variable`. */

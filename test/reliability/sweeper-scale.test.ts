@@ -172,6 +172,7 @@ describe('the sweeper at scale', () => {
       expired: expiredSessions + CORRUPT,
       staleTemps: TEMPS,
       failed: 0,
+      live: SESSIONS - expiredSessions + CORRUPT,
     });
     assert.deepEqual((await readdir(dir)).sort(), [...keep].sort());
     for (const name of keep) {

@@ -165,9 +165,9 @@ describe('error leaks: failures stay on the server, the answer says only that so
       assertNoLeak(server, context, reply);
     }
     for (const raw of [
-      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n',
       'GET /\0 HTTP/1.1\r\n\r\n',
-      `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n${'X-Big: y\r\n'.repeat(2000)}\r\n`,
+      `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n${'X-Big: y\r\n'.repeat(2000)}\r\n`,
     ]) {
       const reply = await rawExchange(server.url, raw);
       assert.ok(reply.status >= 400 && reply.status < 500, `a raw malformed request answered ${reply.status}`);

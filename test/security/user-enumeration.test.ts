@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ScryptOptions } from 'node:crypto';
+import { HashPool } from '../../lib/auth/hash-pool.ts';
+import { PasswordHasher } from '../../lib/auth/passwords.ts';
 import { LoginThrottle } from '../../lib/auth/throttle.ts';
 import { headersWithoutDate, PASSWORD, register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
-import { startTestServer } from '../support/server.ts';
+import { startTestServer, TEST_SCRYPT_COST } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
 
 const WRONG = 'not the password';
@@ -74,5 +77,34 @@ describe('user enumeration: a failed login does not tell whether the username ex
     }
     const ratio = median(unknown) / median(known);
     assert.ok(ratio > MIN_RATIO && ratio < MAX_RATIO, `unknown/known median ratio ${ratio.toFixed(2)}`);
+  });
+
+  it('makes a wrong password for an account hashed before SCRYPT_COST was raised cost as much scrypt work as an unknown name', async (t) => {
+    // scrypt's work is linear in N, so the work of a check is the sum of the N of its derives: counted, not timed.
+    class CountingPool extends HashPool {
+      work = 0;
+      override derive(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+        this.work += options.N ?? 0;
+        return super.derive(password, salt, keyLength, options);
+      }
+    }
+    const before = await startTestServer(t, { scryptCost: TEST_SCRYPT_COST });
+    await register(before.client(), 'oldtimer');
+    const raised = TEST_SCRYPT_COST * 8;
+    const pool = new CountingPool();
+    const hasher = new PasswordHasher({ cost: raised, pool });
+    const after = await startTestServer(
+      t,
+      { scryptCost: raised, usersFile: before.dirs.usersFile },
+      { hasher, throttle: lenientThrottle() },
+    );
+    const workOf = async (username: string): Promise<number> => {
+      pool.work = 0;
+      assert.equal((await after.client().json('POST', '/login', { username, password: WRONG })).status, 401);
+      return pool.work;
+    };
+    assert.equal(await workOf('oldtimer'), raised, 'the old account, checked at its own cost, spends the difference');
+    assert.equal(await workOf('nobody'), raised);
+    assert.equal((await after.client().json('POST', '/login', { username: 'oldtimer', password: PASSWORD })).status, 200);
   });
 });

@@ -43,6 +43,13 @@ export function testConfig(dirs: Dirs, overrides: Partial<Config> = {}): Config 
     scryptCost: TEST_SCRYPT_COST,
     log: 'silent',
     workers: 1,
+    // As lib/config.ts does by default: 600 s, or the idle timeout when that is shorter.
+    guestIdleTimeoutMs: Math.min(600_000, overrides.idleTimeoutMs ?? 1800_000),
+    registrationsPerAddress: 50,
+    guestSessionsPerAddress: 100,
+    maxSessions: 100_000,
+    maxConnections: 1000,
+    allowedHosts: [],
     ...overrides,
   };
 }

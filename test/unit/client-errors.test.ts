@@ -42,7 +42,7 @@ describe('answers to requests Node cannot parse', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const exchange = await RawExchange.open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, { untilClose: true });
-    await exchange.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await exchange.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await finished;
     await exchange.write('NOT A REQUEST\r\n\r\n');
     await exchange.outcome;
@@ -53,7 +53,7 @@ describe('answers to requests Node cannot parse', () => {
   it('never writes into an answer that has started: the connection is closed instead', async (t) => {
     const { url, started } = await heldServer(t);
     const exchange = await RawExchange.open(url, { untilClose: true });
-    await exchange.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await exchange.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await started;
     await exchange.write('NOT A REQUEST\r\n\r\n');
     assert.equal((await exchange.outcome).kind, 'closed');

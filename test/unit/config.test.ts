@@ -47,7 +47,26 @@ describe('loadConfig', () => {
       scryptCost: 131072,
       log: 'explain',
       workers: 1,
+      guestIdleTimeoutMs: 600_000,
+      registrationsPerAddress: 50,
+      guestSessionsPerAddress: 100,
+      maxSessions: 100_000,
+      maxConnections: 1000,
+      allowedHosts: [],
     });
+  });
+
+  it('gives guests SESSION_IDLE_TIMEOUT when that is shorter than the default GUEST_IDLE_TIMEOUT, so a guest never outlives a user', () => {
+    assert.equal(loadConfig({ SESSION_IDLE_TIMEOUT: '20' }, CWD).guestIdleTimeoutMs, 20_000);
+    assert.equal(loadConfig({ SESSION_IDLE_TIMEOUT: '20', GUEST_IDLE_TIMEOUT: '30' }, CWD).guestIdleTimeoutMs, 30_000);
+  });
+
+  it('reads ALLOWED_HOSTS as a list of lower-case names', () => {
+    assert.deepEqual(loadConfig({ ALLOWED_HOSTS: 'App.Example.org, cloakroom.lan,intranet' }, CWD).allowedHosts, [
+      'app.example.org',
+      'cloakroom.lan',
+      'intranet',
+    ]);
   });
 
   it('treats an empty variable as unset, so the default applies', () => {
@@ -92,6 +111,11 @@ describe('loadConfig', () => {
       { variable: 'WORKERS', value: '1', field: 'workers', expected: 1 },
       { variable: 'WORKERS', value: '4', field: 'workers', expected: 4 },
       { variable: 'WORKERS', value: 'auto', field: 'workers', expected: availableParallelism() },
+      { variable: 'GUEST_IDLE_TIMEOUT', value: '120', field: 'guestIdleTimeoutMs', expected: 120_000 },
+      { variable: 'REGISTRATIONS_PER_ADDRESS', value: '500', field: 'registrationsPerAddress', expected: 500 },
+      { variable: 'GUEST_SESSIONS_PER_ADDRESS', value: '1', field: 'guestSessionsPerAddress', expected: 1 },
+      { variable: 'MAX_SESSIONS', value: '1000000', field: 'maxSessions', expected: 1_000_000 },
+      { variable: 'MAX_CONNECTIONS', value: '64', field: 'maxConnections', expected: 64 },
     ];
     for (const c of cases) {
       it(`reads ${c.variable}=${c.value} as ${c.field} ${JSON.stringify(c.expected)}`, () => {
@@ -136,6 +160,21 @@ describe('loadConfig', () => {
       { variable: 'WORKERS', value: 'many' },
       { variable: 'WORKERS', value: 'AUTO' },
       { variable: 'WORKERS', value: '65' },
+      { variable: 'GUEST_IDLE_TIMEOUT', value: '0' },
+      { variable: 'GUEST_IDLE_TIMEOUT', value: '10m' },
+      { variable: 'REGISTRATIONS_PER_ADDRESS', value: '0' },
+      { variable: 'REGISTRATIONS_PER_ADDRESS', value: 'unlimited' },
+      { variable: 'GUEST_SESSIONS_PER_ADDRESS', value: '-1' },
+      { variable: 'GUEST_SESSIONS_PER_ADDRESS', value: '2.5' },
+      { variable: 'MAX_SESSIONS', value: '0' },
+      { variable: 'MAX_SESSIONS', value: '1e6' },
+      { variable: 'MAX_CONNECTIONS', value: '0' },
+      { variable: 'MAX_CONNECTIONS', value: '1000000001' },
+      { variable: 'ALLOWED_HOSTS', value: 'https://app.example.org' },
+      { variable: 'ALLOWED_HOSTS', value: 'app.example.org:443' },
+      { variable: 'ALLOWED_HOSTS', value: '*.example.org' },
+      { variable: 'ALLOWED_HOSTS', value: 'app.example.org,,other.org' },
+      { variable: 'ALLOWED_HOSTS', value: 'bad_name.org' },
     ];
     for (const c of cases) it(`refuses ${c.variable}=${JSON.stringify(c.value)}`, () => assertRefused(c));
   });

@@ -73,6 +73,31 @@ describe('Pages', () => {
     assert.ok(html.includes('value="/x&#34;&#62;&#60;script&#62;alert(1)&#60;/script&#62;"'), html);
   });
 
+  describe('puts every value in as it is: no $ replacement pattern is ever expanded', () => {
+    // Each of these, read as a replacement pattern, would copy part of the page (or a $) into itself.
+    for (const pattern of ['$&', '$`', "$'", '$$', '$1', '$<name>']) {
+      it(`next=/x?${pattern}`, async (t) => {
+        const pages = await pagesFrom(t);
+        const next = `/x?${pattern}`;
+        const html = pages.render('login', { theme: 'light', session: false, next });
+        assert.equal(
+          html,
+          TEMPLATE.replace('<i>', '<i id="login">')
+            .replaceAll('{{theme}}', 'light')
+            .replace('{{session}}', 'no')
+            .replace('{{error}}', '')
+            .replace('{{next}}', () => escapeHtml(next)),
+        );
+      });
+    }
+
+    it('never fills a placeholder that a value brought in', async (t) => {
+      const pages = await pagesFrom(t);
+      const html = pages.render('login', { theme: 'dark', session: false, next: '/{{theme}}{{session}}' });
+      assert.match(html, /value="\/\{\{theme\}\}\{\{session\}\}"/);
+    });
+  });
+
   it('reads the real templates of public/, which have the placeholders', () => {
     const pages = new Pages(PUBLIC_DIR);
     const html = pages.render('login', { theme: 'dark', session: true, error: 'invalid', next: '/profile' });
