@@ -79,7 +79,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     query: target?.query ?? new URLSearchParams(),
     now,
     address: clientAddress(req, options.trustProxy),
-    session: RequestSession.none(sessions, now, cookie, log.step),
+    session: RequestSession.none(sessions, now, cookie, log.step, req.headers['user-agent']),
     user: null,
     log,
   };
@@ -96,7 +96,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
       throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
     }
     if (match.handler.usesSession) {
-      ctx.session = await RequestSession.load(sessions, parseCookies(req.headers.cookie)[cookie.name], now, cookie, log.step);
+      const sid = parseCookies(req.headers.cookie)[cookie.name];
+      ctx.session = await RequestSession.load(sessions, sid, now, cookie, log.step, req.headers['user-agent']);
       ctx.user = await signedInUser(ctx, options.users);
     }
     await match.handler.handler(ctx);

@@ -3,6 +3,7 @@ import type { LoginThrottle } from './auth/throttle.ts';
 import type { AccountStore } from './auth/users.ts';
 import type { Config } from './config.ts';
 import type { Pages } from './pages.ts';
+import type { RevocationDeps } from './sessions/revocation.ts';
 
 /** Services are the long-lived parts the routes share, made once by lib/app.ts. */
 export interface Services {
@@ -11,4 +12,6 @@ export interface Services {
   hasher: PasswordHasher;
   throttle: LoginThrottle;
   pages: Pages;
+  /** sessions is the session store and its lock, for the routes that list and end a user's other sessions. */
+  sessions: RevocationDeps;
 }

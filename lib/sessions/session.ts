@@ -1,5 +1,6 @@
 import { HttpError } from '../http-error.ts';
 import type { Lock } from '../file-lock.ts';
+import { deviceLabel } from './device.ts';
 import { isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord } from './record.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
@@ -63,17 +64,20 @@ export class RequestSession {
   #status: SessionStatus = 'none';
   /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
   #cookieSent = false;
+  /** #userAgent is the request's User-Agent, turned into a coarse device label only if a session is created. */
+  #userAgent: string | undefined;
 
-  private constructor(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator) {
+  private constructor(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator, userAgent?: string) {
     this.#deps = deps;
     this.#now = now;
     this.#cookie = cookie;
     this.#narrate = narrate;
+    this.#userAgent = userAgent;
   }
 
   /** none is a request's session before (or without) loading: no ID, no record. */
-  static none(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator): RequestSession {
-    return new RequestSession(deps, now, cookie, narrate);
+  static none(deps: SessionDeps, now: number, cookie: SessionCookie, narrate: Narrator, userAgent?: string): RequestSession {
+    return new RequestSession(deps, now, cookie, narrate, userAgent);
   }
 
   /**
@@ -87,8 +91,9 @@ export class RequestSession {
     now: number,
     cookie: SessionCookie,
     narrate: Narrator,
+    userAgent?: string,
   ): Promise<RequestSession> {
-    const session = new RequestSession(deps, now, cookie, narrate);
+    const session = new RequestSession(deps, now, cookie, narrate, userAgent);
     if (cookieValue === undefined) {
       narrate('cookie', `no ${cookie.name} cookie: no session`);
       return session;
@@ -174,7 +179,8 @@ export class RequestSession {
     await this.#replace((old) => {
       const carried = old !== null && (old.user === null || old.user === user);
       const base = carried ? old : newRecord(this.#now, 'created at sign-in');
-      return { record: { ...base, createdAt: this.#iso(), user, generation }, carried };
+      // The signed-in session is this browser's: labelled by this request, whatever the guest session said.
+      return { record: { ...base, createdAt: this.#iso(), user, generation, device: deviceLabel(this.#userAgent) }, carried };
     }, 'sign-in');
   }
 
@@ -223,7 +229,7 @@ export class RequestSession {
     const id = newSessionId();
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
-    const record = { ...created, data: change(created.data), events };
+    const record = { ...created, data: change(created.data), events, device: deviceLabel(this.#userAgent) };
     await this.#deps.store.create(id, record);
     this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
     this.#narrate('change', note.narrate);

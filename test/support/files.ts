@@ -27,6 +27,8 @@ export async function snapshotDir(dir: string): Promise<Record<string, string>> 
 /** filesUnder lists every regular file below `root`, dot files included. */
 export async function filesUnder(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  // Node 20.0–20.11 name the folder `path`; `parentPath` came in 20.12, when `path` was deprecated.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition, @typescript-eslint/no-deprecated -- both, for Node 20 before 20.12
   return entries.filter((entry) => entry.isFile()).map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
 }
 
