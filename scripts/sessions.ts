@@ -12,6 +12,8 @@ const output = {
 try {
   process.exitCode = await runSessionsCommand(process.argv.slice(2), loadConfig(process.env), output);
 } catch (error) {
-  output.err(error instanceof ConfigError ? error.message : `sessions: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  output.err(
+    error instanceof ConfigError ? error.message : `sessions: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
   process.exitCode = 1;
 }

@@ -7,10 +7,11 @@ import type { Route } from '../router.ts';
 import { UNKNOWN_DEVICE } from '../sessions/device.ts';
 import { expiryTimes } from '../sessions/record.ts';
 import type { Timeouts } from '../sessions/record.ts';
-import { ownSession, revokeSession } from '../sessions/revocation.ts';
+import { isFileId, revokeSession } from '../sessions/revocation.ts';
 import { storageKey } from '../sessions/session-id.ts';
 import type { ListedSession } from '../sessions/store.ts';
 import type { Services } from '../services.ts';
+import type { UserRecord } from '../auth/users.ts';
 import { requireUser, verifyCurrentPassword } from './api.ts';
 
 /** SESSIONS_PATH is the collection of the signed-in user's sessions; one of them is `SESSIONS_PATH/<file id>`. */
@@ -42,10 +43,18 @@ export function deviceRoutes(services: Services): Array<Route<Handler>> {
   const timeouts: Timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
   const dirLabel = path.basename(config.sessionsDir);
 
+  /**
+   * sessionsOf lists the user's live sessions. One signed in before the
+   * latest password change is over already (it ends at its next request,
+   * lib/pipeline.ts `signedInUser`), so it is not shown.
+   */
+  const sessionsOf = async (user: UserRecord, now: number): Promise<ListedSession[]> =>
+    (await sessions.store.listByUser(user.username, now)).filter(({ record }) => record.generation === user.generation);
+
   const list = async (ctx: Context): Promise<void> => {
     const user = requireUser(ctx);
     const current = currentFileId(ctx);
-    const listed = await sessions.store.listByUser(user.username, ctx.now);
+    const listed = await sessionsOf(user, ctx.now);
     sendJson(ctx, 200, { sessions: listed.map((session) => deviceView(session, current, timeouts)) });
   };
 
@@ -53,8 +62,8 @@ export function deviceRoutes(services: Services): Array<Route<Handler>> {
     const user = requireUser(ctx);
     const fileId = ctx.path.slice(SESSIONS_PATH.length + 1);
     // Checked before anything is named on disk: 64 lower-case hex and one of this user's, or the one 404.
-    const target = await ownSession(sessions.store, user.username, fileId, ctx.now);
-    if (target === null) throw new HttpError(404, 'no_such_session', 'You have no session with that id.');
+    const target = isFileId(fileId) ? (await sessionsOf(user, ctx.now)).find((session) => session.fileId === fileId) : undefined;
+    if (target === undefined) throw new HttpError(404, 'no_such_session', 'You have no session with that id.');
     if (target.fileId === currentFileId(ctx)) {
       await ctx.session.destroy('signed out from the devices page');
     } else {
@@ -72,7 +81,7 @@ export function deviceRoutes(services: Services): Array<Route<Handler>> {
     // ASVS 3.3.4: signing out every other device asks for the password first.
     await verifyCurrentPassword(ctx, services, user, currentPassword);
     const current = currentFileId(ctx);
-    const others = (await sessions.store.listByUser(user.username, ctx.now)).filter((session) => session.fileId !== current);
+    const others = (await sessionsOf(user, ctx.now)).filter((session) => session.fileId !== current);
     for (const other of others) await revokeSession(sessions, other.fileId, 'another-device');
     await noteRevoked(ctx, others, dirLabel);
     send(ctx, 204, { 'Cache-Control': 'no-store' }, null);

@@ -71,6 +71,12 @@ export class FileSessionStore implements SessionStore {
   #maxCacheEntries: number;
   #onCorrupt: (fileName: string, reason: string) => void;
   #cache = new Map<string, CacheEntry>();
+  /**
+   * #listed caches the records listByUser reads, by file name and checked
+   * the same way: a user's list is asked for again and again (the devices
+   * page), and re-reading files that have not changed would cost most of it.
+   */
+  #listed = new Map<string, CacheEntry>();
   #index: UserIndex;
 
   constructor(options: FileStoreOptions) {
@@ -154,7 +160,7 @@ export class FileSessionStore implements SessionStore {
     }
     const listed: ListedSession[] = [];
     for (const fileId of fileIds) {
-      const record = await this.#readByName(`${fileId}.json`, 'list');
+      const record = await this.#listedRecord(`${fileId}.json`);
       if (record === GONE) {
         // A marker left by a crash between deleting the file and the marker: drop it now.
         await this.#index.remove(username, fileId).catch(() => undefined);
@@ -187,6 +193,22 @@ export class FileSessionStore implements SessionStore {
     if (user !== null) await this.#index.remove(user, fileName.slice(0, -'.json'.length)).catch(() => undefined);
   }
 
+  /** #listedRecord is the record in `fileName` for listByUser: from #listed while the file is unchanged, else read. */
+  async #listedRecord(fileName: string): Promise<SessionRecord | null | typeof GONE> {
+    const file = this.#pathOf(fileName);
+    const stats = this.#statOrNull(file, 'list');
+    if (stats === null) {
+      this.#listed.delete(fileName);
+      return GONE;
+    }
+    const cached = this.#listed.get(fileName);
+    if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
+    const record = await this.#read(fileName, file, stats);
+    if (record === GONE) this.#listed.delete(fileName);
+    else remember(this.#listed, fileName, entryOf(fileName, stats, record), this.#maxCacheEntries);
+    return record;
+  }
+
   /** #readByName reads the record in `fileName`, uncached: null when it is not a record, GONE when there is no such file. */
   async #readByName(fileName: string, operation: string): Promise<SessionRecord | null | typeof GONE> {
     const file = this.#pathOf(fileName);
@@ -217,7 +239,7 @@ export class FileSessionStore implements SessionStore {
       this.#cache.delete(id);
       return GONE;
     }
-    this.#remember(id, { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
+    remember(this.#cache, id, entryOf(fileName, stats, record), this.#maxCacheEntries);
     return record;
   }
 
@@ -241,15 +263,6 @@ export class FileSessionStore implements SessionStore {
     return null;
   }
 
-  /** #remember caches an entry, dropping the least recently stored one when full. */
-  #remember(id: string, entry: CacheEntry): void {
-    this.#cache.delete(id);
-    if (this.#cache.size >= this.#maxCacheEntries) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.set(id, entry);
-  }
 
   async #write(id: string, record: SessionRecord, operation: string): Promise<void> {
     const file = this.#pathOf(this.fileNameFor(id));
@@ -278,6 +291,20 @@ export class FileSessionStore implements SessionStore {
 
 /** GONE: the file was deleted between its stat and its read (a logout, the sweeper): not found, not corrupt. */
 const GONE = Symbol('gone');
+
+function entryOf(fileName: string, stats: Stats, record: SessionRecord | null): CacheEntry {
+  return { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record };
+}
+
+/** remember caches an entry under `key`, dropping the least recently stored one when `cache` is full. */
+function remember(cache: Map<string, CacheEntry>, key: string, entry: CacheEntry, maxEntries: number): void {
+  cache.delete(key);
+  if (cache.size >= maxEntries) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(key, entry);
+}
 
 function isSameVersion(entry: CacheEntry, stats: Stats): boolean {
   return (

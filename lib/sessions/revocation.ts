@@ -1,5 +1,5 @@
 import type { Lock } from '../file-lock.ts';
-import type { ListedSession, SessionStore } from './store.ts';
+import type { SessionStore } from './store.ts';
 import { FILE_ID_PATTERN } from './user-index.ts';
 
 /**
@@ -37,10 +37,4 @@ export async function revokeSession(deps: RevocationDeps, fileId: string, by: Re
 /** isFileId checks a file id from outside (a URL, the terminal) before it names anything: 64 lower-case hex, exactly. */
 export function isFileId(value: string): boolean {
   return FILE_ID_PATTERN.test(value);
-}
-
-/** ownSession finds `fileId` among the live sessions of `username`, or null: unknown and someone else's look the same. */
-export async function ownSession(store: SessionStore, username: string, fileId: string, now: number): Promise<ListedSession | null> {
-  if (!isFileId(fileId)) return null;
-  return (await store.listByUser(username, now)).find((listed) => listed.fileId === fileId) ?? null;
 }

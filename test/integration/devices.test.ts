@@ -275,11 +275,13 @@ describe('the per-user index', () => {
     assert.deepEqual(await markers(server, 'alice'), [fileIdOf(laptop), fileIdOf(phone)].sort());
   });
 
-  it('follows a password change: the new ID is listed, the ended sessions are not', async (t) => {
+  it('follows a password change: the new ID is listed, the sessions it ended are not, even before their next request', async (t) => {
     const { laptop, phone } = await aliceOnTwoDevices(t);
     const changed = await phone.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
     assert.equal(changed.status, 200);
-    // The laptop's session ends at its next request (the generation changed), and leaves the index then.
+    // The laptop's file stays until its next request, but its generation is old: it is over, and not listed.
+    assert.deepEqual(await ids(phone), [fileIdOf(phone)]);
+    assert.equal((await phone.json('DELETE', `/api/sessions/${fileIdOf(laptop)}`)).status, 404);
     assert.equal((await laptop.get('/api/me')).status, 401);
     assert.deepEqual(await ids(phone), [fileIdOf(phone)]);
   });
