@@ -6,7 +6,7 @@ import type { Theme } from './sessions/record.ts';
 /** PageName: the HTML pages of public/, each served by its own route. */
 export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices';
 
-const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices'];
+export const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices'];
 
 /**
  * ERROR_MESSAGES: the only texts a page shows for `?error=`. The code in

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Logger } from '../../lib/log.ts';
 import { newRecord } from '../../lib/sessions/record.ts';
+import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
@@ -14,12 +15,20 @@ import type { Cleanup, TestServer } from '../support/server.ts';
 
 const SECOND = 1000;
 
+/** InspectorView is the part of GET /api/session these tests read. */
+interface InspectorView {
+  cookie: unknown;
+  absoluteExpiresAt: string;
+  data: unknown;
+  user: string | null;
+}
+
 function fileOf(server: TestServer, id: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(id)}.json`);
 }
 
 async function lastSeenOnDisk(server: TestServer, id: string): Promise<string> {
-  return JSON.parse(await readFile(fileOf(server, id), 'utf8')).lastSeenAt;
+  return (JSON.parse(await readFile(fileOf(server, id), 'utf8')) as SessionRecord).lastSeenAt;
 }
 
 /** cookieAttributes splits a Set-Cookie header into its name=value and lower-cased attribute names (and values). */
@@ -68,7 +77,7 @@ describe('the session cookie', () => {
     assert.ok(attributes.has('secure'));
     assert.equal(attributes.get('path'), '/');
     assert.ok(!attributes.has('domain'));
-    const view = (await client.get('/api/session')).json;
+    const view = (await client.get('/api/session')).json as InspectorView;
     assert.deepEqual(view.cookie, { name: '__Host-sid', httpOnly: true, sameSite: 'Lax', secure: true, path: '/' });
   });
 
@@ -150,9 +159,9 @@ describe('a session is created only when there is something to keep', () => {
     await guest.json('POST', '/api/cart', { item: 'apple' });
     const text = await readFile(fileOf(server, guest.sid!), 'utf8');
     assert.ok(!text.includes(guest.sid!));
-    const record = JSON.parse(text);
+    const record = JSON.parse(text) as SessionRecord;
     assert.equal(text, `${JSON.stringify(record, null, 2)}\n`);
-    assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events']);
+    assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events', 'device']);
     assert.deepEqual(
       { ...record, events: undefined },
       {
@@ -163,6 +172,8 @@ describe('a session is created only when there is something to keep', () => {
         generation: null,
         data: { cart: ['apple'], theme: null },
         events: undefined,
+        // fetch() says `User-Agent: node`: the label is made from it, never the header itself.
+        device: 'Node.js',
       },
     );
   });
@@ -246,12 +257,12 @@ describe('timeouts', () => {
     const { server, clock } = await clockedServer(t, 100, 300);
     const alice = server.client();
     await register(alice, 'alice');
-    const deadline = (await alice.get('/api/session')).json.absoluteExpiresAt;
+    const deadline = ((await alice.get('/api/session')).json as InspectorView).absoluteExpiresAt;
     assert.equal(deadline, new Date(T0 + 300 * SECOND).toISOString());
     for (let at = 30; at < 300; at += 30) {
       clock.setTo(T0 + at * SECOND);
       await alice.json('POST', '/api/cart', { item: `at ${at}` });
-      assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, deadline);
+      assert.equal(((await alice.get('/api/session')).json as InspectorView).absoluteExpiresAt, deadline);
     }
     clock.setTo(T0 + 300 * SECOND - 1);
     assert.equal((await alice.get('/api/me')).status, 200);
@@ -265,7 +276,7 @@ describe('timeouts', () => {
     await register(alice, 'alice', PASSWORD);
     clock.setTo(T0 + 600 * SECOND);
     await alice.json('POST', '/api/password', { currentPassword: PASSWORD, newPassword: 'a brand new password' });
-    assert.equal((await alice.get('/api/session')).json.absoluteExpiresAt, new Date(T0 + 3600 * SECOND).toISOString());
+    assert.equal(((await alice.get('/api/session')).json as InspectorView).absoluteExpiresAt, new Date(T0 + 3600 * SECOND).toISOString());
   });
 
   it('refuses an expired session on read, before any sweep, and deletes its file', async (t) => {
@@ -327,7 +338,7 @@ describe('signing in replaces the ID and carries guest data over', () => {
       const newId = guest.sid!;
       assert.notEqual(newId, guestId);
 
-      const view = (await guest.get('/api/session')).json;
+      const view = (await guest.get('/api/session')).json as InspectorView;
       assert.deepEqual(view.data, { cart: ['umbrella', 'scarf'], theme: 'dark' });
       assert.ok(view.user === 'alice' || view.user === 'bob');
       await assert.rejects(stat(fileOf(server, guestId)), { code: 'ENOENT' });

@@ -3,7 +3,9 @@ import { unlinkSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
+import { USER_INDEX_DIR } from '../../lib/sessions/user-index.ts';
 import { register } from '../support/client.ts';
 import { hookedFs, dirEntries } from '../support/files.ts';
 import { startTestServer } from '../support/server.ts';
@@ -13,8 +15,8 @@ function sessionFile(server: TestServer, sid: string): string {
   return path.join(server.dirs.sessionsDir, `${storageKey(sid)}.json`);
 }
 
-async function readRecord(file: string) {
-  return JSON.parse(await readFile(file, 'utf8'));
+async function readRecord(file: string): Promise<SessionRecord> {
+  return JSON.parse(await readFile(file, 'utf8')) as SessionRecord;
 }
 
 describe('which requests create a session file', () => {
@@ -49,8 +51,8 @@ describe('which requests create a session file', () => {
     assert.notEqual(visitor.sid, guestId);
     assert.deepEqual(
       await dirEntries(server.dirs.sessionsDir),
-      [`${storageKey(visitor.sid)}.json`],
-      'sign-in creates the new file and removes the old one',
+      [`${storageKey(visitor.sid)}.json`, USER_INDEX_DIR],
+      'sign-in creates the new file (and its marker in the user index) and removes the old one',
     );
     const record = await readRecord(sessionFile(server, visitor.sid));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
@@ -70,9 +72,10 @@ describe('an update never recreates a deleted session file', () => {
     const write = await browser.json('POST', '/api/cart', { item: 'new-item' });
 
     assert.equal(write.status, 200);
-    assert.deepEqual(write.json.cart, ['new-item'], 'nothing of the deleted session comes back');
+    assert.deepEqual((write.json as { cart: unknown }).cart, ['new-item'], 'nothing of the deleted session comes back');
     assert.notEqual(browser.sid, oldId, 'the unknown ID is never adopted');
-    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`]);
+    // The user index keeps its marker of the deleted file until a list or the sweeper drops it; it lists nothing.
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`, USER_INDEX_DIR]);
     const record = await readRecord(sessionFile(server, browser.sid!));
     assert.equal(record.user, null, 'the new session is a guest: the sign-in is not restored');
   });
@@ -107,7 +110,7 @@ describe('an update never recreates a deleted session file', () => {
 
       assert.equal(stats >= statNumber, true, `the store statted the file ${stats} times`);
       assert.equal(reply.status, 409);
-      assert.equal(reply.json.error, 'session_ended');
+      assert.equal((reply.json as { error: unknown }).error, 'session_ended');
       assert.equal(reply.headers.get('set-cookie'), null);
       assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [], 'no file is written or recreated');
     });
