@@ -21,6 +21,7 @@ import { ADDRESS_LIMIT_WINDOW_MS, AddressLimit } from './rate-limit.ts';
 import { Router } from './router.ts';
 import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
+import { deviceRoutes } from './routes/devices.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
@@ -107,6 +108,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // key's file goes only once it is older than the longest window, so no limit is lifted by the clean-up.
   const counters = new FileCounterStore({ dir: throttleDirOf(config), retainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
   const census = new SessionCensus();
+  const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const services: Services = {
     config,
     users: await openUsers(config.usersFile),
@@ -114,6 +116,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     throttle: options.throttle ?? new LoginThrottle({ counters }),
     registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
     pages: new Pages(publicDir),
+    // Locks are keyed by file id, the ID's hash: revoking takes the very lock a request on that session takes.
+    sessions: { store, lock: sessionLocks },
   };
   const admission = new GuestAdmission({
     perAddress: new AddressLimit({ counters, name: 'guests', limit: config.guestSessionsPerAddress }),
@@ -121,7 +125,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     maxSessions: config.maxSessions,
     retryAfterMs: config.sweepIntervalMs,
   });
-  const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const onRequest = requestListener({
     router: buildRouter(services, loadStaticFiles(publicDir)),
     sessions: {
@@ -174,6 +177,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         logger.info(
           `sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`,
         );
+      }
+      if (result.indexAdded + result.indexDropped > 0) {
+        logger.info(`sweeper: user index repaired, ${result.indexAdded} marker(s) added and ${result.indexDropped} dropped`);
       }
     },
     onError: (error) => logger.error('sweeper failed; it will try again at the next interval', error),
@@ -252,7 +258,8 @@ function listenError(error: Error, config: Config): Error {
 /** buildRouter registers every route: pages, sign-in and the API, which use the session, and the static files, which do not. */
 function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): Router<Endpoint> {
   const router = new Router<Endpoint>();
-  for (const [method, route, handler] of [...pageRoutes(services), ...authRoutes(services), ...apiRoutes(services)]) {
+  const sessionRoutes = [...pageRoutes(services), ...authRoutes(services), ...apiRoutes(services), ...deviceRoutes(services)];
+  for (const [method, route, handler] of sessionRoutes) {
     router.add(method, route, { handler, usesSession: true });
   }
   for (const [urlPath, file] of staticFiles) router.add('GET', urlPath, { handler: serveStatic(file), usesSession: false });

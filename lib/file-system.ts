@@ -27,6 +27,7 @@ export interface FileSystem {
   rename: typeof fs.rename;
   unlink: typeof fs.unlink;
   mkdir: typeof fs.mkdir;
+  rmdir: typeof fs.rmdir;
   opendir: typeof fs.opendir;
 }
 

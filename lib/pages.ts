@@ -3,10 +3,10 @@ import path from 'node:path';
 import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from './sessions/record.ts';
 import type { Theme } from './sessions/record.ts';
 
-/** PageName: the four HTML pages of public/, each served by its own route. */
-export type PageName = 'login' | 'register' | 'dashboard' | 'profile';
+/** PageName: the HTML pages of public/, each served by its own route. */
+export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices';
 
-const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile'];
+export const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices'];
 
 /**
  * ERROR_MESSAGES: the only texts a page shows for `?error=`. The code in

@@ -74,7 +74,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
 
   const now = options.clock();
   const address = clientAddress(req, options.trustProxy);
-  const facts = { now, cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy), narrate: log.step, address };
+  const facts = {
+    now,
+    cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy),
+    narrate: log.step,
+    address,
+    userAgent: req.headers['user-agent'],
+  };
   const ctx: Context = {
     req,
     res,

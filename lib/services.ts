@@ -4,6 +4,7 @@ import type { AccountStore } from './auth/users.ts';
 import type { Config } from './config.ts';
 import type { Pages } from './pages.ts';
 import type { AddressLimit } from './rate-limit.ts';
+import type { RevocationDeps } from './sessions/revocation.ts';
 
 /** Services are the long-lived parts the routes share, made once by lib/app.ts. */
 export interface Services {
@@ -14,4 +15,6 @@ export interface Services {
   /** registrations is REGISTRATIONS_PER_ADDRESS: how many accounts one address may create per window. */
   registrations: AddressLimit;
   pages: Pages;
+  /** sessions is the session store and its lock, for the routes that list and end a user's other sessions. */
+  sessions: RevocationDeps;
 }

@@ -16,6 +16,7 @@ export const TARGETS = {
   sweepRssGrowthMb: 30,
   rssMb: 100,
   signInP99Ms: 20,
+  devicesP99Ms: 20,
 };
 
 const verdict = (ok) => (ok ? '**PASS**' : '**MISS**');
@@ -44,6 +45,7 @@ export function buildReport(meta, results) {
     ['sweep', sweepSection],
     ['sign-in', signInSection],
     ['workers', workersSection],
+    ['devices', devicesSection],
   ]) {
     const result = results[name];
     if (result === undefined) continue;
@@ -392,4 +394,31 @@ function workersSection({ rows }) {
   text.push('');
   const measured = ratios.length === 0 ? 'no figures' : `${x(mean(ratios))}${range(ratios)}`;
   return { rows: [['7', 'WORKERS=2 ÷ WORKERS=1, /api/me (report only)', measured, 'info']], text: text.join('\n') };
+}
+
+function devicesSection(r) {
+  const text = [`## 7. GET /api/sessions: ${r.userSessions} sessions of one user among ${int(r.others)} others`, ''];
+  text.push(
+    '| | |',
+    '| --- | --- |',
+    `| other session files | ${int(r.others)} (a quarter of them other users', indexed), written in ${r.writeSeconds.toFixed(1)} s; start-up sweep ${r.sweepSeconds.toFixed(1)} s, before the load |`,
+    `| GET /api/sessions, ${r.connections} connections | ${int(r.load.rps)}${triesNote(r.load)} req/s, p50 ${ms(r.load.p50Ms)} ms, p99 ${ms(r.load.p99Ms)} ms, non-2xx ${r.load.non2xx}; CPU ${cpuCell(r.load.cpu)} |`,
+    '',
+    "Each answer reads the user's folder of the index and the 20 session files it names; the 100 000 others are never listed.",
+    '',
+    CPU_NOTE,
+    retryNote,
+    '',
+  );
+  return {
+    rows: [
+      [
+        '8',
+        `GET /api/sessions p99 ≤ ${TARGETS.devicesP99Ms} ms, ${r.userSessions} sessions among ${int(r.others)}`,
+        `${ms(r.load.p99Ms)} ms at ${int(r.load.rps)} req/s, non-2xx ${r.load.non2xx}`,
+        verdict(r.load.p99Ms <= TARGETS.devicesP99Ms && r.load.non2xx === 0),
+      ],
+    ],
+    text: text.join('\n'),
+  };
 }

@@ -20,7 +20,7 @@ const THEMES: readonly Theme[] = ['light', 'dark'];
 
 /** apiRoutes are the JSON endpoints (README, Routes). Every answer is JSON with Cache-Control: no-store. */
 export function apiRoutes(services: Services): Array<Route<Handler>> {
-  const { users, hasher, throttle, config } = services;
+  const { users, hasher, config } = services;
 
   const showAccount = async (ctx: Context): Promise<void> => sendJson(ctx, 200, publicUser(requireUser(ctx)));
 
@@ -40,15 +40,7 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     const { currentPassword, newPassword } = fields;
     if (typeof currentPassword !== 'string') throw new HttpError(400, 'invalid_currentPassword', 'currentPassword is required.');
     if (!isValidPassword(newPassword)) throw new HttpError(400, 'invalid_newPassword', 'newPassword must be 8 to 1024 characters.');
-    // The current password is a password guess like any other: throttled the same way as login.
-    const retryAfterMs = await throttle.attempt(user.username, ctx.address, ctx.now);
-    if (retryAfterMs > 0) {
-      throw tooManyRequests('throttled', 'Too many wrong passwords. Try again later.', retryAfterMs);
-    }
-    if (!(await hasher.verify(currentPassword, user.password))) {
-      throw new HttpError(403, 'wrong_password', 'The current password is not correct.');
-    }
-    await throttle.succeeded(user.username, ctx.address, ctx.now);
+    await verifyCurrentPassword(ctx, services, user, currentPassword);
     // A new generation ends every other session of this user at their next request, in O(1).
     const hash = await hasher.hash(newPassword);
     const updated = await stillCurrent(users, user, (current) => ({ ...current, generation: current.generation + 1, password: hash }));
@@ -107,7 +99,27 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
   ];
 }
 
-function requireUser(ctx: Context): UserRecord {
+/**
+ * verifyCurrentPassword makes the signed-in user prove it is them before a
+ * change that matters (a new password, signing out every other device):
+ * 403 when the password is wrong. It is a password guess like any other,
+ * so it is throttled the same way as login (429 with Retry-After).
+ */
+export async function verifyCurrentPassword(ctx: Context, services: Services, user: UserRecord, password: string): Promise<void> {
+  const { throttle, hasher } = services;
+  // The current password is a password guess like any other: throttled the same way as login.
+  const retryAfterMs = await throttle.attempt(user.username, ctx.address, ctx.now);
+  if (retryAfterMs > 0) {
+    throw tooManyRequests('throttled', 'Too many wrong passwords. Try again later.', retryAfterMs);
+  }
+  if (!(await hasher.verify(password, user.password))) {
+    throw new HttpError(403, 'wrong_password', 'The current password is not correct.');
+  }
+  await throttle.succeeded(user.username, ctx.address, ctx.now);
+}
+
+/** requireUser is the signed-in account, or 401 for a visitor or a guest. */
+export function requireUser(ctx: Context): UserRecord {
   if (ctx.user === null) throw new HttpError(401, 'not_signed_in', 'Sign in first.');
   return ctx.user;
 }

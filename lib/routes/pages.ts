@@ -6,7 +6,7 @@ import { safeNext } from '../safe-redirect.ts';
 import type { Services } from '../services.ts';
 
 /**
- * pageRoutes serves the four pages. Signed-out visitors of a protected page
+ * pageRoutes serves the pages. Signed-out visitors of a protected page
  * go to the login page, which remembers where they were going; signed-in
  * visitors of login and register go straight to the dashboard. Viewing a
  * page reads the session (for the theme) but never creates one.
@@ -40,5 +40,6 @@ export function pageRoutes(services: Services): Array<Route<Handler>> {
     ['GET', '/register', publicPage('register')],
     ['GET', '/dashboard', protectedPage('dashboard')],
     ['GET', '/profile', protectedPage('profile')],
+    ['GET', '/devices', protectedPage('devices')],
   ];
 }

@@ -5,8 +5,9 @@ import type { FileSystem } from '../file-system.ts';
 import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { storageKey } from './session-id.ts';
-import { StoreError } from './store.ts';
-import type { Lookup, SessionStore } from './store.ts';
+import { byCreation, StoreError } from './store.ts';
+import type { ListedSession, Lookup, SessionStore } from './store.ts';
+import { UserIndex } from './user-index.ts';
 
 /** SESSION_FILE_MODE: only the server's user may read a session (0600). */
 export const SESSION_FILE_MODE = 0o600;
@@ -55,6 +56,11 @@ interface CacheEntry {
  * session in the cache costs no SHA-256 per request. That puts raw IDs in
  * this process's memory, where every request's cookie is anyway; they are
  * still never written to disk.
+ *
+ * Signed-in sessions are also indexed by user (lib/sessions/user-index.ts):
+ * create writes the session file, then its marker; destroy deletes the
+ * file, then the marker. The sweeper repairs what a crash between the two
+ * leaves behind.
  */
 export class FileSessionStore implements SessionStore {
   #dir: string;
@@ -65,6 +71,13 @@ export class FileSessionStore implements SessionStore {
   #maxCacheEntries: number;
   #onCorrupt: (fileName: string, reason: string) => void;
   #cache = new Map<string, CacheEntry>();
+  /**
+   * #listed caches the records listByUser reads, by file name and checked
+   * the same way: a user's list is asked for again and again (the devices
+   * page), and re-reading files that have not changed would cost most of it.
+   */
+  #listed = new Map<string, CacheEntry>();
+  #index: UserIndex;
 
   constructor(options: FileStoreOptions) {
     this.#dir = options.dir;
@@ -73,6 +86,7 @@ export class FileSessionStore implements SessionStore {
     this.#fs = options.fs ?? nodeFileSystem;
     this.#maxCacheEntries = options.maxCacheEntries ?? DEFAULT_CACHE_ENTRIES;
     this.#onCorrupt = options.onCorrupt ?? (() => undefined);
+    this.#index = new UserIndex(options.dir, this.#fs);
   }
 
   /** fileNameFor is where `id` lives, relative to the sessions directory: what the inspector shows. */
@@ -102,6 +116,14 @@ export class FileSessionStore implements SessionStore {
 
   async create(id: string, record: SessionRecord): Promise<void> {
     await this.#write(id, record, 'create');
+    if (record.user === null) return;
+    try {
+      await this.#index.add(record.user, storageKey(id));
+    } catch (error) {
+      // A session its user cannot see on the devices page is not created: nothing stored, as a failed write promises.
+      await this.destroy(id).catch(() => undefined);
+      throw new StoreError('create', error);
+    }
   }
 
   async update(id: string, record: SessionRecord): Promise<boolean> {
@@ -119,12 +141,79 @@ export class FileSessionStore implements SessionStore {
 
   async destroy(id: string): Promise<void> {
     const fileName = this.fileNameFor(id);
+    // The user of an ID never changes, so a cached record names it even if the file changed since.
+    const user = this.#cache.get(id)?.record?.user;
     this.#cache.delete(id);
+    await this.#delete(fileName, user);
+  }
+
+  async destroyByFileId(fileId: string): Promise<void> {
+    await this.#delete(`${fileId}.json`, undefined);
+  }
+
+  async listByUser(username: string, now: number): Promise<ListedSession[]> {
+    let fileIds: string[];
+    try {
+      fileIds = await this.#index.fileIds(username);
+    } catch (error) {
+      throw new StoreError('list', error);
+    }
+    const listed: ListedSession[] = [];
+    for (const fileId of fileIds) {
+      const record = await this.#listedRecord(`${fileId}.json`);
+      if (record === GONE) {
+        // A marker left by a crash between deleting the file and the marker: drop it now.
+        await this.#index.remove(username, fileId).catch(() => undefined);
+        continue;
+      }
+      // The file is the truth: a marker only says where to look.
+      if (record?.user?.toLowerCase() !== username.toLowerCase() || expiryAt(record, now, this.#timeouts) !== null) continue;
+      listed.push({ fileId, record });
+    }
+    return listed.sort(byCreation);
+  }
+
+  /**
+   * #delete deletes a session file, then its marker in the user index. The
+   * user is read from the file first when the caller does not know it
+   * (undefined). Once the file is gone the session is over, so a marker
+   * that cannot be deleted fails nothing: the sweeper drops it later.
+   */
+  async #delete(fileName: string, knownUser: string | null | undefined): Promise<void> {
+    let user = knownUser;
+    if (user === undefined) {
+      const record = await this.#readByName(fileName, 'destroy');
+      user = record === GONE ? null : (record?.user ?? null);
+    }
     try {
       await this.#fs.unlink(this.#pathOf(fileName));
     } catch (error) {
       if (errorCode(error) !== 'ENOENT') throw new StoreError('destroy', error);
     }
+    if (user !== null) await this.#index.remove(user, fileName.slice(0, -'.json'.length)).catch(() => undefined);
+  }
+
+  /** #listedRecord is the record in `fileName` for listByUser: from #listed while the file is unchanged, else read. */
+  async #listedRecord(fileName: string): Promise<SessionRecord | null | typeof GONE> {
+    const file = this.#pathOf(fileName);
+    const stats = this.#statOrNull(file, 'list');
+    if (stats === null) {
+      this.#listed.delete(fileName);
+      return GONE;
+    }
+    const cached = this.#listed.get(fileName);
+    if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
+    const record = await this.#read(fileName, file, stats);
+    if (record === GONE) this.#listed.delete(fileName);
+    else remember(this.#listed, fileName, entryOf(fileName, stats, record), this.#maxCacheEntries);
+    return record;
+  }
+
+  /** #readByName reads the record in `fileName`, uncached: null when it is not a record, GONE when there is no such file. */
+  async #readByName(fileName: string, operation: string): Promise<SessionRecord | null | typeof GONE> {
+    const file = this.#pathOf(fileName);
+    const stats = this.#statOrNull(file, operation);
+    return stats === null ? GONE : this.#read(fileName, file, stats);
   }
 
   /** #pathOf is where `fileName` lives; file names are always our own `<64 hex>.json`, never input. */
@@ -150,7 +239,7 @@ export class FileSessionStore implements SessionStore {
       this.#cache.delete(id);
       return GONE;
     }
-    this.#remember(id, { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record });
+    remember(this.#cache, id, entryOf(fileName, stats, record), this.#maxCacheEntries);
     return record;
   }
 
@@ -187,15 +276,6 @@ export class FileSessionStore implements SessionStore {
     return null;
   }
 
-  /** #remember caches an entry, dropping the least recently stored one when full. */
-  #remember(id: string, entry: CacheEntry): void {
-    this.#cache.delete(id);
-    if (this.#cache.size >= this.#maxCacheEntries) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.set(id, entry);
-  }
 
   async #write(id: string, record: SessionRecord, operation: string): Promise<void> {
     const file = this.#pathOf(this.fileNameFor(id));
@@ -224,6 +304,20 @@ export class FileSessionStore implements SessionStore {
 
 /** GONE: the file was deleted between its stat and its read (a logout, the sweeper): not found, not corrupt. */
 const GONE = Symbol('gone');
+
+function entryOf(fileName: string, stats: Stats, record: SessionRecord | null): CacheEntry {
+  return { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record };
+}
+
+/** remember caches an entry under `key`, dropping the least recently stored one when `cache` is full. */
+function remember(cache: Map<string, CacheEntry>, key: string, entry: CacheEntry, maxEntries: number): void {
+  cache.delete(key);
+  if (cache.size >= maxEntries) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  cache.set(key, entry);
+}
 
 function isSameVersion(entry: CacheEntry, stats: Stats): boolean {
   return (

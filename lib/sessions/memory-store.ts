@@ -1,6 +1,14 @@
 import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
-import type { Lookup, SessionStore } from './store.ts';
+import { storageKey } from './session-id.ts';
+import { byCreation } from './store.ts';
+import type { ListedSession, Lookup, SessionStore } from './store.ts';
+
+/** Stored is one session as the memory store keeps it: its user, and its record as JSON text. */
+interface Stored {
+  user: string | null;
+  text: string;
+}
 
 /**
  * MemorySessionStore keeps sessions in a Map: the simplest store there is,
@@ -9,43 +17,81 @@ import type { Lookup, SessionStore } from './store.ts';
  * file store adds, and to run the same contract tests.
  *
  * Records are kept as JSON text, so a caller can never change a stored
- * record by holding on to an object it was given.
+ * record by holding on to an object it was given. They are found by file
+ * id (the SHA-256 of the ID), which is also the key of the per-user index:
+ * a Map from the lower-case username to that user's file ids.
  */
 export class MemorySessionStore implements SessionStore {
   #timeouts: Timeouts;
-  #records = new Map<string, string>();
+  #sessions = new Map<string, Stored>();
+  #byUser = new Map<string, Set<string>>();
 
   constructor(timeouts: Timeouts) {
     this.#timeouts = timeouts;
   }
 
   async get(id: string, now: number): Promise<Lookup> {
-    const text = this.#records.get(id);
-    if (text === undefined) return { miss: 'not-found' };
-    const record = parseRecord(text);
+    return this.#lookup(storageKey(id), now);
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    const fileId = storageKey(id);
+    this.#forget(fileId);
+    this.#sessions.set(fileId, { user: record.user, text: JSON.stringify(record) });
+    if (record.user === null) return;
+    const key = record.user.toLowerCase();
+    const ids = this.#byUser.get(key) ?? new Set<string>();
+    this.#byUser.set(key, ids.add(fileId));
+  }
+
+  async update(id: string, record: SessionRecord): Promise<boolean> {
+    const stored = this.#sessions.get(storageKey(id));
+    if (stored === undefined) return false;
+    stored.text = JSON.stringify(record);
+    return true;
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.#forget(storageKey(id));
+  }
+
+  async listByUser(username: string, now: number): Promise<ListedSession[]> {
+    const listed: ListedSession[] = [];
+    for (const fileId of this.#byUser.get(username.toLowerCase()) ?? []) {
+      const lookup = this.#lookup(fileId, now);
+      if ('record' in lookup) listed.push({ fileId, record: lookup.record });
+    }
+    return listed.sort(byCreation);
+  }
+
+  async destroyByFileId(fileId: string): Promise<void> {
+    this.#forget(fileId);
+  }
+
+  #lookup(fileId: string, now: number): Lookup {
+    const stored = this.#sessions.get(fileId);
+    if (stored === undefined) return { miss: 'not-found' };
+    const record = parseRecord(stored.text);
     if (record === null) {
-      this.#records.delete(id);
+      this.#forget(fileId);
       return { miss: 'unreadable' };
     }
     const expiry = expiryAt(record, now, this.#timeouts);
     if (expiry !== null) {
-      this.#records.delete(id);
+      this.#forget(fileId);
       return { miss: `expired-${expiry}` };
     }
     return { record };
   }
 
-  async create(id: string, record: SessionRecord): Promise<void> {
-    this.#records.set(id, JSON.stringify(record));
-  }
-
-  async update(id: string, record: SessionRecord): Promise<boolean> {
-    if (!this.#records.has(id)) return false;
-    this.#records.set(id, JSON.stringify(record));
-    return true;
-  }
-
-  async destroy(id: string): Promise<void> {
-    this.#records.delete(id);
+  /** #forget deletes a session and its entry in the index. */
+  #forget(fileId: string): void {
+    const stored = this.#sessions.get(fileId);
+    if (stored === undefined) return;
+    this.#sessions.delete(fileId);
+    if (stored.user === null) return;
+    const ids = this.#byUser.get(stored.user.toLowerCase());
+    ids?.delete(fileId);
+    if (ids?.size === 0) this.#byUser.delete(stored.user.toLowerCase());
   }
 }

@@ -1,4 +1,5 @@
 import { isValidText } from '../validation.ts';
+import { MAX_DEVICE_LABEL_LENGTH } from './device.ts';
 
 /**
  * A session record is the "coat": everything the server keeps for one
@@ -46,6 +47,12 @@ export interface SessionRecord {
   generation: number | null;
   data: SessionData;
   events: SessionEvent[];
+  /**
+   * device is a coarse label of the browser that created the session, such
+   * as "Firefox on Linux" (lib/sessions/device.ts), for the devices page.
+   * Records written before devices were listed have none.
+   */
+  device?: string;
 }
 
 /** Timeouts are SESSION_IDLE_TIMEOUT, SESSION_ABSOLUTE_TIMEOUT and GUEST_IDLE_TIMEOUT, in milliseconds. */
@@ -159,7 +166,8 @@ function isRecord(value: unknown): value is SessionRecord {
     (value.generation === null || Number.isSafeInteger(value.generation)) &&
     isData(value.data) &&
     Array.isArray(value.events) &&
-    value.events.every(isEvent)
+    value.events.every(isEvent) &&
+    (value.device === undefined || isValidText(value.device, 1, MAX_DEVICE_LABEL_LENGTH))
   );
 }
 

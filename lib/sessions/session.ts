@@ -1,5 +1,6 @@
 import { HttpError } from '../http-error.ts';
 import type { Lock } from '../file-lock.ts';
+import { deviceLabel } from './device.ts';
 import { idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord, Timeouts } from './record.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
@@ -51,6 +52,8 @@ export interface RequestFacts {
   narrate: Narrator;
   /** address is the client's address, counted when it starts a guest session. */
   address: string;
+  /** userAgent is the request's User-Agent, turned into a coarse device label only if a session is created. */
+  userAgent?: string | undefined;
 }
 
 export interface SessionDeps {
@@ -87,6 +90,8 @@ export class RequestSession {
   #status: SessionStatus = 'none';
   /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
   #cookieSent = false;
+  /** #userAgent is the request's User-Agent, turned into a coarse device label only if a session is created. */
+  #userAgent: string | undefined;
 
   private constructor(deps: SessionDeps, facts: RequestFacts) {
     this.#deps = deps;
@@ -94,6 +99,7 @@ export class RequestSession {
     this.#cookie = facts.cookie;
     this.#narrate = facts.narrate;
     this.#address = facts.address;
+    this.#userAgent = facts.userAgent;
   }
 
   /** none is a request's session before (or without) loading: no ID, no record. */
@@ -194,7 +200,8 @@ export class RequestSession {
     await this.#replace((old) => {
       const carried = old !== null && (old.user === null || old.user === user);
       const base = carried ? old : newRecord(this.#now, 'created at sign-in');
-      return { record: { ...base, createdAt: this.#iso(), user, generation }, carried };
+      // The signed-in session is this browser's: labelled by this request, whatever the guest session said.
+      return { record: { ...base, createdAt: this.#iso(), user, generation, device: deviceLabel(this.#userAgent) }, carried };
     }, 'sign-in');
   }
 
@@ -245,7 +252,7 @@ export class RequestSession {
     const id = newSessionId();
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
-    const record = { ...created, data: change(created.data), events };
+    const record = { ...created, data: change(created.data), events, device: deviceLabel(this.#userAgent) };
     await this.#deps.store.create(id, record);
     this.#deps.admission.created();
     this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);

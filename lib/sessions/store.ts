@@ -15,6 +15,17 @@ export type MissReason = 'not-found' | 'unreadable' | `expired-${Expiry}`;
 export type Lookup = { record: SessionRecord } | { miss: MissReason };
 
 /**
+ * ListedSession is one live session of a user, as listByUser finds it:
+ * its file id (the hex SHA-256 of its ID, lib/sessions/session-id.ts
+ * `storageKey`) and its record. The file id names the session without
+ * being able to use it: the ID itself cannot be recovered from it.
+ */
+export interface ListedSession {
+  fileId: string;
+  record: SessionRecord;
+}
+
+/**
  * SessionStore keeps session records by session ID. Implementations:
  * lib/sessions/file-store.ts (the real one, a JSON file per session) and
  * lib/sessions/memory-store.ts (the simplest possible, for contrast). Both
@@ -36,6 +47,12 @@ export type Lookup = { record: SessionRecord } | { miss: MissReason };
  * - A record handed to create or update belongs to the store afterwards in
  *   value only: changing the caller's object later changes nothing stored,
  *   and a record returned by get may be frozen.
+ * - The user of a session is set when it is created and never changes:
+ *   signing in always makes a new ID (lib/sessions/session.ts), so update
+ *   is never given a record of another user than the one stored. A store
+ *   may rely on this to keep its per-user index (listByUser).
+ * - File ids given to a store are always well formed (64 lower-case hex,
+ *   checked by the caller), like IDs.
  */
 export interface SessionStore {
   /**
@@ -70,6 +87,30 @@ export interface SessionStore {
    * however often it is called. Throws StoreError when storage fails.
    */
   destroy(id: string): Promise<void>;
+
+  /**
+   * listByUser returns every live session of `username` (in any case) at
+   * `now`, oldest first, each with its file id. Guests and other users'
+   * sessions are never in it, nor expired ones. It must not read every
+   * session there is: a store keeps an index per user, maintained by
+   * create, destroy and destroyByFileId (and by its sweeper, if it has one,
+   * which repairs what a crash left half done). Throws StoreError only when
+   * storage fails.
+   */
+  listByUser(username: string, now: number): Promise<ListedSession[]>;
+
+  /**
+   * destroyByFileId deletes the session whose file id is `fileId`, as
+   * destroy does its ID (the session ends everywhere at its next request),
+   * and drops it from its user's index. When there is none it is a no-op.
+   * Throws StoreError when storage fails.
+   */
+  destroyByFileId(fileId: string): Promise<void>;
+}
+
+/** byCreation orders listed sessions oldest first, and by file id when two began in the same millisecond. */
+export function byCreation(a: ListedSession, b: ListedSession): number {
+  return Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt) || (a.fileId < b.fileId ? -1 : 1);
 }
 
 /** StoreError is a failing storage (EACCES, ENOSPC, EMFILE, …): the request gets a 503, and nothing stored is lost. */

@@ -5,6 +5,7 @@ import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
 import { isExpired, parseRecord } from './record.ts';
 import type { Timeouts } from './record.ts';
+import { UserIndex } from './user-index.ts';
 
 /** SWEEP_CONCURRENCY bounds the files open at once, far below any descriptor limit. */
 export const SWEEP_CONCURRENCY = 8;
@@ -28,6 +29,10 @@ export interface SweepResult {
   failed: number;
   /** Session files kept: the live sessions (and unreadable ones not yet old enough to go), for the count of stored sessions. */
   live: number;
+  /** Markers written in the user index for live signed-in sessions that had none (a crash between writing a session and its marker). */
+  indexAdded: number;
+  /** Markers deleted from the user index because their session file is gone (expired, revoked, or a crash between the two deletes). */
+  indexDropped: number;
 }
 
 export interface SweepOptions {
@@ -47,6 +52,10 @@ export interface SweepOptions {
  * Several sweepers may run at once (one per process on a shared
  * directory): a file another sweeper deleted first is simply skipped.
  *
+ * It also repairs the user index (lib/sessions/user-index.ts): each live
+ * signed-in session without a marker gets one, and afterwards every marker
+ * whose session file is gone is deleted.
+ *
  * It touches only names of its own patterns, checks each with lstat (so a
  * symbolic link, a directory or a FIFO planted there is never followed or
  * opened), reads the directory as a stream and keeps at most `concurrency`
@@ -54,11 +63,17 @@ export interface SweepOptions {
  */
 export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const fsys = options.fs ?? nodeFileSystem;
-  const result: SweepResult = { scanned: 0, expired: 0, staleTemps: 0, failed: 0, live: 0 };
+  const index = new UserIndex(options.dir, fsys);
+  const result: SweepResult = { scanned: 0, expired: 0, staleTemps: 0, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 };
   const examine = async (name: string): Promise<void> => {
     result.scanned += 1;
     try {
       const verdict = await judge(fsys, path.join(options.dir, name), name, options);
+      if (typeof verdict === 'object') {
+        result.live += 1;
+        if (await ensureMarker(index, verdict.user, name)) result.indexAdded += 1;
+        return;
+      }
       if (verdict === 'keep' || verdict === 'live') {
         if (verdict === 'live') result.live += 1;
         return;
@@ -79,11 +94,40 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     if (inFlight.size >= (options.concurrency ?? SWEEP_CONCURRENCY)) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
+  // After the files: a marker written above for a session deleted meanwhile is dropped here.
+  try {
+    result.indexDropped = await index.dropStale((fileId) => exists(fsys, path.join(options.dir, `${fileId}.json`)));
+  } catch {
+    result.failed += 1;
+  }
   return result;
 }
 
-/** Verdict is what a sweep does with one file: keep it (counting it as a session when `live`), or delete it and count it under that name of SweepResult. */
-type Verdict = 'keep' | 'live' | 'expired' | 'staleTemps';
+/**
+ * Verdict is what a sweep does with one file: keep it (counting it as a
+ * stored session when `live`), or delete it and count it under that name of
+ * SweepResult. A live session of a signed-in user is kept and counted too,
+ * and names its user for the index.
+ */
+type Verdict = 'keep' | 'live' | 'expired' | 'staleTemps' | { user: string };
+
+/** ensureMarker gives a live session of `user` its marker in the index if it has none; true when it wrote one. */
+async function ensureMarker(index: UserIndex, user: string, name: string): Promise<boolean> {
+  const fileId = name.slice(0, -'.json'.length);
+  if (await index.has(user, fileId)) return false;
+  await index.add(user, fileId);
+  return true;
+}
+
+/** exists is false only when `file` is surely gone: a file that cannot be looked at is kept, with its marker. */
+async function exists(fsys: FileSystem, file: string): Promise<boolean> {
+  try {
+    await fsys.lstat(file);
+    return true;
+  } catch (error) {
+    return errorCode(error) !== 'ENOENT';
+  }
+}
 
 async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<Verdict> {
   const stats = await fsys.lstat(file);
@@ -94,7 +138,10 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
     return isLockFileStale(text, stats.mtimeMs, options.now) ? 'staleTemps' : 'keep';
   }
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
-  if (record !== null) return isExpired(record, options.now, options.timeouts) ? 'expired' : 'live';
+  if (record !== null) {
+    if (isExpired(record, options.now, options.timeouts)) return 'expired';
+    return record.user === null ? 'live' : { user: record.user };
+  }
   // Unreadable as a session: keep it for a while for whoever wants to look,
   // but not for ever; no live session can be older than the absolute timeout.
   // Until then it takes a place on disk like a session, and is counted as one.

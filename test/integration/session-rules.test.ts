@@ -153,7 +153,7 @@ describe('a session is created only when there is something to keep', () => {
     assert.ok(!text.includes(guest.sid!));
     const record = parseJsonObject(text);
     assert.equal(text, `${JSON.stringify(record, null, 2)}\n`);
-    assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events']);
+    assert.deepEqual(Object.keys(record), ['version', 'createdAt', 'lastSeenAt', 'user', 'generation', 'data', 'events', 'device']);
     assert.deepEqual(
       { ...record, events: undefined },
       {
@@ -164,6 +164,8 @@ describe('a session is created only when there is something to keep', () => {
         generation: null,
         data: { cart: ['apple'], theme: null },
         events: undefined,
+        // fetch() says `User-Agent: node`: the label is made from it, never the header itself.
+        device: 'Node.js',
       },
     );
   });

@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
+import { USER_INDEX_DIR } from '../../lib/sessions/user-index.ts';
 import { register } from '../support/client.ts';
 import { hookedFs, dirEntries } from '../support/files.ts';
 import { bodyOf, cartOf, readSessionFile } from '../support/json.ts';
@@ -46,8 +47,8 @@ describe('which requests create a session file', () => {
     assert.notEqual(visitor.sid, guestId);
     assert.deepEqual(
       await dirEntries(server.dirs.sessionsDir),
-      [`${storageKey(visitor.sid)}.json`],
-      'sign-in creates the new file and removes the old one',
+      [`${storageKey(visitor.sid)}.json`, USER_INDEX_DIR],
+      'sign-in creates the new file (and its marker in the user index) and removes the old one',
     );
     const record = await readSessionFile(sessionFile(server, visitor.sid));
     assert.deepEqual(record.data, { cart: ['first', 'second'], theme: 'dark' });
@@ -69,7 +70,8 @@ describe('an update never recreates a deleted session file', () => {
     assert.equal(write.status, 200);
     assert.deepEqual(cartOf(write), ['new-item'], 'nothing of the deleted session comes back');
     assert.notEqual(browser.sid, oldId, 'the unknown ID is never adopted');
-    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`]);
+    // The user index keeps its marker of the deleted file until a list or the sweeper drops it; it lists nothing.
+    assert.deepEqual(await dirEntries(server.dirs.sessionsDir), [`${storageKey(browser.sid!)}.json`, USER_INDEX_DIR]);
     const record = await readSessionFile(sessionFile(server, browser.sid!));
     assert.equal(record.user, null, 'the new session is a guest: the sign-in is not restored');
   });

@@ -10,6 +10,7 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, SWEEP_CONCURRENCY } from '../../lib/sessions/sweeper.ts';
+import { USER_INDEX_DIR } from '../../lib/sessions/user-index.ts';
 import { register } from '../support/client.ts';
 import { hookedFs } from '../support/files.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
@@ -173,6 +174,8 @@ describe('the sweeper at scale', () => {
       staleTemps: TEMPS,
       failed: 0,
       live: SESSIONS - expiredSessions + CORRUPT,
+      indexAdded: 0,
+      indexDropped: 0,
     });
     assert.deepEqual((await readdir(dir)).sort(), [...keep].sort());
     for (const name of keep) {
@@ -219,9 +222,9 @@ describe('the sweeper at scale', () => {
     assert.ok(latencies.length >= 1, 'at least one request must be answered while the sweep runs');
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.deepEqual(
-      await readdir(server.dirs.sessionsDir),
-      [`${storageKey(browser.sid!)}.json`],
-      'every expired file is gone, the live one stays',
+      (await readdir(server.dirs.sessionsDir)).sort(),
+      [`${storageKey(browser.sid!)}.json`, USER_INDEX_DIR],
+      'every expired file is gone; the live one stays, with the user index that lists it',
     );
     assert.equal((await browser.get('/api/me')).status, 200);
   });

@@ -206,16 +206,20 @@ describe('session hijacking: the ID travels only in a locked-down cookie and lea
     assert.ok([...ids].some((id) => lines.some((line) => line.includes(`${id.slice(0, PREFIX_LENGTH)}…`))));
   });
 
-  it('keeps session files 0600 in a 0700 directory, and the users file 0600, so other local users cannot read them', async (t) => {
+  it('keeps session files 0600 in 0700 directories, and the users file 0600, so other local users cannot read them', async (t) => {
     const server = await startTestServer(t);
     const browser = server.client();
     await browser.json('POST', '/api/cart', { item: 'umbrella' });
     await register(browser, 'alice', PASSWORD);
     const permissions = async (file: string) => (await stat(file)).mode & 0o777;
     assert.equal(await permissions(server.dirs.sessionsDir), 0o700);
-    const names = await readdir(server.dirs.sessionsDir);
-    assert.ok(names.length > 0);
-    for (const name of names) assert.equal(await permissions(path.join(server.dirs.sessionsDir, name)), 0o600, name);
+    // The user index (a folder per user, a marker per session) is held to the same modes.
+    const entries = await readdir(server.dirs.sessionsDir, { recursive: true, withFileTypes: true });
+    assert.ok(entries.some((entry) => entry.isDirectory()) && entries.some((entry) => entry.isFile()));
+    for (const entry of entries) {
+      const file = path.join(entry.parentPath, entry.name);
+      assert.equal(await permissions(file), entry.isDirectory() ? 0o700 : 0o600, file);
+    }
     assert.equal(await permissions(server.dirs.usersFile), 0o600);
   });
 

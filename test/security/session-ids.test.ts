@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { USER_INDEX_DIR } from '../../lib/sessions/user-index.ts';
 import { PASSWORD, register, SESSION_ID_PATTERN } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { sessionFileName, snapshotDir } from '../support/files.ts';
@@ -91,9 +92,14 @@ describe('session IDs cannot be guessed, planted or farmed', () => {
 
   it('leaves sessions/ untouched by 1000 anonymous requests and 50 failed logins', async (t) => {
     const server = await startTestServer(t);
-    await register(server.client(), 'alice', PASSWORD);
+    const alice = server.client();
+    await register(alice, 'alice', PASSWORD);
     const before = await snapshotDir(server.dirs.sessionsDir);
-    assert.equal(Object.keys(before).length, 1, "only alice's own session exists");
+    assert.deepEqual(
+      Object.keys(before),
+      [sessionFileName(alice.sid ?? ''), USER_INDEX_DIR],
+      "only alice's own session exists, and its index",
+    );
 
     const requests: Array<(browser: Client) => Promise<unknown>> = [
       (b) => b.get('/'),

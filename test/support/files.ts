@@ -47,6 +47,7 @@ const OPERATIONS: Readonly<Record<FsOperation, 'sync' | 'async'>> = {
   rename: 'async',
   unlink: 'async',
   mkdir: 'async',
+  rmdir: 'async',
   opendir: 'async',
 };
 

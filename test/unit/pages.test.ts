@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ERROR_MESSAGES, escapeHtml, Pages } from '../../lib/pages.ts';
+import { ERROR_MESSAGES, escapeHtml, PAGE_NAMES, Pages } from '../../lib/pages.ts';
 import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from '../../lib/sessions/record.ts';
 import { PUBLIC_DIR } from '../../lib/static-files.ts';
 import { makeDirs } from '../support/server.ts';
@@ -14,8 +14,7 @@ async function pagesFrom(t: Parameters<typeof makeDirs>[0]): Promise<Pages> {
   const { root } = await makeDirs(t);
   const dir = path.join(root, 'public');
   await mkdir(dir);
-  for (const name of ['login', 'register', 'dashboard', 'profile'])
-    await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
+  for (const name of PAGE_NAMES) await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
   return new Pages(dir);
 }
 
@@ -25,8 +24,7 @@ describe('Pages', () => {
     const dir = path.join(root, 'public');
     await mkdir(path.join(dir, 'partials'), { recursive: true });
     await writeFile(path.join(dir, 'partials', 'shared-block.html'), '<section>{{theme}} block</section>\n');
-    for (const name of ['login', 'register', 'dashboard', 'profile'])
-      await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
+    for (const name of PAGE_NAMES) await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
     assert.equal(new Pages(dir).render('login', { theme: 'dark', session: false }), '<main><section>dark block</section></main>');
   });
 

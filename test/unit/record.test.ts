@@ -128,6 +128,13 @@ describe('parseRecord', () => {
     assert.deepEqual(parseRecord(JSON.stringify(signedIn)), signedIn);
   });
 
+  it('reads a record with its device label, and one written before records had it', () => {
+    const labelled = { ...valid, user: 'alice', generation: 0, device: 'Firefox on Linux' };
+    assert.deepEqual(parseRecord(JSON.stringify(labelled)), labelled);
+    assert.equal('device' in valid, false);
+    assert.deepEqual(parseRecord(JSON.stringify(valid)), valid);
+  });
+
   const rejections: Array<{ it: string; text: string }> = [
     { it: 'rejects text that is not JSON', text: '{"version":1,' },
     { it: 'rejects an empty file', text: '' },
@@ -152,6 +159,10 @@ describe('parseRecord', () => {
       it: `rejects a cart of more than ${MAX_CART_ITEMS} items`,
       text: JSON.stringify({ ...valid, data: { cart: Array(MAX_CART_ITEMS + 1).fill('x'), theme: null } }),
     },
+    { it: 'rejects a device label that is not a string', text: JSON.stringify({ ...valid, device: 7 }) },
+    { it: 'rejects an empty device label', text: JSON.stringify({ ...valid, device: '' }) },
+    { it: 'rejects a device label over 64 characters', text: JSON.stringify({ ...valid, device: 'x'.repeat(65) }) },
+    { it: 'rejects a device label with a control character', text: JSON.stringify({ ...valid, device: 'Firefox\non Linux' }) },
     { it: 'rejects an unknown theme', text: JSON.stringify({ ...valid, data: { cart: [], theme: 'neon' } }) },
     { it: 'rejects events that are not an array', text: JSON.stringify({ ...valid, events: {} }) },
     { it: 'rejects an event without a date', text: JSON.stringify({ ...valid, events: [{ event: 'x' }] }) },

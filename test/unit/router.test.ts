@@ -12,7 +12,9 @@ function makeRouter(): Router<string> {
     .add('DELETE', '/api/cart', 'empty cart')
     .add('GET', '/api/cart', 'get cart')
     .add('HEAD', '/custom-head', 'own head')
-    .add('GET', '/custom-head', 'own get');
+    .add('GET', '/custom-head', 'own get')
+    .add('DELETE', '/api/things/:id', 'delete a thing')
+    .add('POST', '/api/things/all', 'exact beside a parameter');
 }
 
 interface MatchCase {
@@ -71,6 +73,42 @@ describe('Router', () => {
       method: 'get',
       path: '/login',
       expected: { kind: 'method-not-allowed', allow: 'GET, HEAD, POST' },
+    },
+    {
+      it: 'matches a parameter route with any one segment',
+      method: 'DELETE',
+      path: '/api/things/abc%2e',
+      expected: { kind: 'found', handler: 'delete a thing' },
+    },
+    {
+      it: 'prefers an exact path to a parameter route',
+      method: 'POST',
+      path: '/api/things/all',
+      expected: { kind: 'found', handler: 'exact beside a parameter' },
+    },
+    {
+      it: 'gives 405 with the parameter route methods for another method',
+      method: 'GET',
+      path: '/api/things/abc',
+      expected: { kind: 'method-not-allowed', allow: 'DELETE' },
+    },
+    {
+      it: 'does not match a parameter route with an empty segment',
+      method: 'DELETE',
+      path: '/api/things/',
+      expected: { kind: 'not-found' },
+    },
+    {
+      it: 'does not match a parameter route with two segments',
+      method: 'DELETE',
+      path: '/api/things/a/b',
+      expected: { kind: 'not-found' },
+    },
+    {
+      it: 'does not match the parameter route without its segment',
+      method: 'DELETE',
+      path: '/api/things',
+      expected: { kind: 'not-found' },
     },
   ];
   for (const c of cases) it(c.it, () => assert.deepEqual(makeRouter().match(c.method, c.path), c.expected));

@@ -3,7 +3,7 @@ import { describe, it as test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord, Timeouts } from '../../lib/sessions/record.ts';
-import { newSessionId } from '../../lib/sessions/session-id.ts';
+import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import type { Lookup, SessionStore } from '../../lib/sessions/store.ts';
 import { T0 } from '../support/clock.ts';
 
@@ -20,6 +20,24 @@ export function recordOf(lookup: Lookup): SessionRecord | null {
 
 function guestRecord(cart: string[] = ['apple']): SessionRecord {
   return newRecord(T0, 'created as guest', { cart, theme: 'dark' });
+}
+
+/** userRecord is a signed-in session of `user`, begun `startedAfterMs` after T0. */
+function userRecord(user: string, startedAfterMs = 0): SessionRecord {
+  const at = new Date(T0 + startedAfterMs).toISOString();
+  return {
+    ...newRecord(T0 + startedAfterMs, 'created at sign-in'),
+    user,
+    generation: 0,
+    createdAt: at,
+    lastSeenAt: at,
+    device: 'Firefox on Linux',
+  };
+}
+
+/** listedIds are the file ids listByUser finds for `user` at `now`, in its order. */
+async function listedIds(store: SessionStore, user: string, now = T0 + MINUTE): Promise<string[]> {
+  return (await store.listByUser(user, now)).map((listed) => listed.fileId);
 }
 
 /**
@@ -170,6 +188,99 @@ export function storeContract(name: string, makeStore: MakeStore, differences: r
         await store.destroy(id);
         await store.destroy(id);
         assert.equal(recordOf(await store.get(id, T0)), null);
+      });
+    });
+
+    describe('listByUser', () => {
+      it('lists nothing for a user without sessions', async (t) => {
+        assert.deepEqual(await (await make(t)).listByUser('alice', T0), []);
+      });
+
+      it("lists each of a user's live sessions by file id, oldest first, with its record", async (t) => {
+        const store = await make(t);
+        const [first, second] = [newSessionId(), newSessionId()];
+        await store.create(second, userRecord('alice', 2 * MINUTE));
+        await store.create(first, userRecord('alice', MINUTE));
+        assert.deepEqual(await store.listByUser('alice', T0 + 3 * MINUTE), [
+          { fileId: storageKey(first), record: userRecord('alice', MINUTE) },
+          { fileId: storageKey(second), record: userRecord('alice', 2 * MINUTE) },
+        ]);
+      });
+
+      it("leaves out guests and other users' sessions", async (t) => {
+        const store = await make(t);
+        const [alice, bob, guest] = [newSessionId(), newSessionId(), newSessionId()];
+        await store.create(alice, userRecord('alice'));
+        await store.create(bob, userRecord('bob'));
+        await store.create(guest, guestRecord());
+        assert.deepEqual(await listedIds(store, 'alice'), [storageKey(alice)]);
+        assert.deepEqual(await listedIds(store, 'bob'), [storageKey(bob)]);
+      });
+
+      it('finds a user by any case of the name', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, userRecord('Alice'));
+        assert.deepEqual(await listedIds(store, 'aLICE'), [storageKey(id)]);
+      });
+
+      it('leaves out a session from its deadline on', async (t) => {
+        const store = await make(t);
+        const [live, idle] = [newSessionId(), newSessionId()];
+        await store.create(idle, userRecord('alice'));
+        await store.create(live, { ...userRecord('alice'), lastSeenAt: new Date(T0 + 10 * MINUTE).toISOString() });
+        assert.deepEqual(await listedIds(store, 'alice', T0 + CONTRACT_TIMEOUTS.idleMs), [storageKey(live)]);
+      });
+
+      it('follows destroy, and an ID replaced by create and destroy', async (t) => {
+        const store = await make(t);
+        const [kept, ended, before, after] = [newSessionId(), newSessionId(), newSessionId(), newSessionId()];
+        for (const id of [kept, ended, before]) await store.create(id, userRecord('alice'));
+        await store.destroy(ended);
+        // A rotation, as the session layer does it: the new ID first, then the old one ends.
+        await store.create(after, userRecord('alice'));
+        await store.destroy(before);
+        assert.deepEqual((await listedIds(store, 'alice')).sort(), [storageKey(kept), storageKey(after)].sort());
+      });
+
+      it('keeps listing a session through update, with the record as updated', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, userRecord('alice'));
+        const changed = { ...userRecord('alice'), lastSeenAt: new Date(T0 + MINUTE).toISOString() };
+        assert.equal(await store.update(id, changed), true);
+        assert.deepEqual(await store.listByUser('alice', T0 + MINUTE), [{ fileId: storageKey(id), record: changed }]);
+      });
+    });
+
+    describe('destroyByFileId', () => {
+      it('ends the session: get misses, update writes nothing, the list leaves it out', async (t) => {
+        const store = await make(t);
+        const [ended, other] = [newSessionId(), newSessionId()];
+        await store.create(ended, userRecord('alice'));
+        await store.create(other, userRecord('alice'));
+        await store.destroyByFileId(storageKey(ended));
+        assert.deepEqual(await store.get(ended, T0), { miss: 'not-found' });
+        assert.equal(await store.update(ended, userRecord('alice')), false);
+        assert.deepEqual(await listedIds(store, 'alice'), [storageKey(other)]);
+      });
+
+      it('ends a guest session too', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, guestRecord());
+        await store.destroyByFileId(storageKey(id));
+        assert.deepEqual(await store.get(id, T0), { miss: 'not-found' });
+      });
+
+      it('is a no-op for a file id that is not stored, twice over', async (t) => {
+        const store = await make(t);
+        const id = newSessionId();
+        await store.create(id, userRecord('alice'));
+        await store.destroyByFileId(storageKey(newSessionId()));
+        await store.destroyByFileId(storageKey(id));
+        await store.destroyByFileId(storageKey(id));
+        assert.deepEqual(await listedIds(store, 'alice'), []);
       });
     });
 

@@ -10,7 +10,8 @@ import type { FileStoreOptions } from '../../lib/sessions/file-store.ts';
 import { MemorySessionStore } from '../../lib/sessions/memory-store.ts';
 import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
-import { newSessionId } from '../../lib/sessions/session-id.ts';
+import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
+import { USER_INDEX_DIR, userKey } from '../../lib/sessions/user-index.ts';
 import { StoreError } from '../../lib/sessions/store.ts';
 import { T0 } from '../support/clock.ts';
 import { failingFs, hookedFs } from '../support/files.ts';
@@ -336,5 +337,60 @@ describe('FileSessionStore on disk', () => {
       const store = new FileSessionStore({ dir, timeouts: CONTRACT_TIMEOUTS, fs: failingFs('writeFile', 'ENOENT') });
       await assert.rejects(store.create(newSessionId(), guestRecord()), { name: 'StoreError', operation: 'create' });
     });
+  });
+});
+
+describe("FileSessionStore's user index on disk", () => {
+  const signedIn = (user: string): SessionRecord => ({ ...guestRecord(), user, generation: 0 });
+
+  it('writes a 0600 marker named by the file id in a 0700 folder per user, and nothing for a guest', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const [alice, guest] = [newSessionId(), newSessionId()];
+    await store.create(guest, guestRecord());
+    assert.deepEqual(await readdir(dir), [store.fileNameFor(guest)], 'a guest has no index');
+    await store.create(alice, signedIn('Alice'));
+    const folder = path.join(dir, USER_INDEX_DIR, userKey('alice'));
+    assert.deepEqual(await readdir(folder), [storageKey(alice)]);
+    assert.equal((await stat(path.join(folder, storageKey(alice)))).mode & FILE_MODE_BITS, 0o600);
+    for (const each of [folder, path.dirname(folder)]) assert.equal((await stat(each)).mode & FILE_MODE_BITS, 0o700);
+  });
+
+  it('removes the marker and the folders left empty when the last session of a user ends', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const [first, second] = [newSessionId(), newSessionId()];
+    await store.create(first, signedIn('alice'));
+    await store.create(second, signedIn('alice'));
+    await store.destroy(first);
+    assert.deepEqual(await readdir(path.join(dir, USER_INDEX_DIR, userKey('alice'))), [storageKey(second)]);
+    await store.destroyByFileId(storageKey(second));
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('stores nothing and throws StoreError when the marker cannot be written', async (t) => {
+    const fs = hookedFs({
+      before: (operation, args) => {
+        if (operation === 'writeFile' && String(args[0]).includes(`${path.sep}${USER_INDEX_DIR}${path.sep}`)) {
+          throw Object.assign(new Error('EACCES: injected'), { code: 'EACCES' });
+        }
+      },
+    });
+    const { store, dir } = await fileStore(t, { fs });
+    const id = newSessionId();
+    await assert.rejects(store.create(id, signedIn('alice')), StoreError);
+    assert.deepEqual(recordOf(await store.get(id, T0)), null);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.endsWith('.json')),
+      [],
+    );
+  });
+
+  it('lists through the index only, checking each file: a marker in the wrong folder lists nothing', async (t) => {
+    const { store, dir } = await fileStore(t);
+    const bob = newSessionId();
+    await store.create(bob, signedIn('bob'));
+    // A marker of bob's session planted in alice's folder: the file names bob, so alice is not shown it.
+    await mkdir(path.join(dir, USER_INDEX_DIR, userKey('alice')), { recursive: true });
+    await writeFile(path.join(dir, USER_INDEX_DIR, userKey('alice'), storageKey(bob)), '');
+    assert.deepEqual(await store.listByUser('alice', T0), []);
   });
 });

@@ -58,7 +58,7 @@ describe('sweep', () => {
     const old = await writeSession(dir, now - 8 * 60 * MINUTE, now - MINUTE);
     const result = await sweep({ dir, now, timeouts });
     assert.deepEqual(await readdir(dir), [live]);
-    assert.deepEqual(result, { scanned: 3, expired: 2, staleTemps: 0, failed: 0, live: 1 });
+    assert.deepEqual(result, { scanned: 3, expired: 2, staleTemps: 0, failed: 0, live: 1, indexAdded: 0, indexDropped: 0 });
     assert.ok(!(await readdir(dir)).includes(idle) && !(await readdir(dir)).includes(old));
   });
 
@@ -69,7 +69,7 @@ describe('sweep', () => {
     await writeAged(dir, tempName(), '{', now - STALE_TEMP_MS);
     const result = await sweep({ dir, now, timeouts });
     assert.deepEqual(await readdir(dir), [fresh]);
-    assert.deepEqual(result, { scanned: 2, expired: 0, staleTemps: 1, failed: 0, live: 0 });
+    assert.deepEqual(result, { scanned: 2, expired: 0, staleTemps: 1, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 });
   });
 
   it('deletes an unreadable session file once it is older than the absolute timeout, and keeps a young one', async (t) => {
@@ -114,7 +114,7 @@ describe('sweep', () => {
     const result = await sweep({ dir, now: now + 10 * timeouts.absoluteMs, timeouts });
     assert.deepEqual((await readdir(dir)).sort(), [link, tempLink].sort());
     assert.deepEqual(await readdir(root), [target]);
-    assert.deepEqual(result, { scanned: 2, expired: 0, staleTemps: 0, failed: 0, live: 0 });
+    assert.deepEqual(result, { scanned: 2, expired: 0, staleTemps: 0, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 });
   });
 
   it('does not follow a symbolic link swapped in between its lstat and its read', async (t) => {
@@ -134,7 +134,7 @@ describe('sweep', () => {
       }) as typeof nodeFileSystem.lstat,
     };
     const result = await sweep({ dir, now, timeouts, fs: fsys });
-    assert.deepEqual(result, { scanned: 1, expired: 0, staleTemps: 0, failed: 1, live: 0 });
+    assert.deepEqual(result, { scanned: 1, expired: 0, staleTemps: 0, failed: 1, live: 0, indexAdded: 0, indexDropped: 0 });
     assert.deepEqual(await readdir(dir), [name], 'the link was neither followed to an expired record nor deleted for it');
   });
 
@@ -153,7 +153,7 @@ describe('sweep', () => {
       }) as typeof nodeFileSystem.lstat,
     };
     const result = await sweep({ dir, now, timeouts, fs: fsys });
-    assert.deepEqual(result, { scanned: 1, expired: 0, staleTemps: 0, failed: 0, live: 1 });
+    assert.deepEqual(result, { scanned: 1, expired: 0, staleTemps: 0, failed: 0, live: 1, indexAdded: 0, indexDropped: 0 });
     assert.deepEqual(await readdir(dir), [name], 'a young unreadable file is kept for a while');
   });
 
@@ -205,7 +205,7 @@ describe('sweep', () => {
       },
     };
     const result = await sweep({ dir, now, timeouts, fs: fsys });
-    assert.deepEqual(result, { scanned: 2, expired: 1, staleTemps: 0, failed: 1, live: 0 });
+    assert.deepEqual(result, { scanned: 2, expired: 1, staleTemps: 0, failed: 1, live: 0, indexAdded: 0, indexDropped: 0 });
     assert.equal((await readdir(dir)).length, 1);
   });
 
@@ -222,6 +222,8 @@ describe('sweep', () => {
       staleTemps: 0,
       failed: 0,
       live: 0,
+      indexAdded: 0,
+      indexDropped: 0,
     });
   });
 });
@@ -307,7 +309,7 @@ describe('Sweeper', () => {
     });
     await sweeper.runNow();
     await sweeper.stop();
-    assert.deepEqual(reports, [[{ scanned: 1, expired: 1, staleTemps: 0, failed: 0, live: 0 }, 5]]);
+    assert.deepEqual(reports, [[{ scanned: 1, expired: 1, staleTemps: 0, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 }, 5]]);
   });
 });
 
@@ -323,7 +325,7 @@ describe('sweep, with several processes on one directory', () => {
     await writeAged(dir, `.${storageKey(newSessionId())}.lock.0123456789ab.tmp`, holder(now), now - STALE_TEMP_MS);
     const result = await sweep({ dir, now, timeouts });
     assert.deepEqual((await readdir(dir)).sort(), [live, freshTemp].sort());
-    assert.deepEqual(result, { scanned: 4, expired: 0, staleTemps: 2, failed: 0, live: 0 });
+    assert.deepEqual(result, { scanned: 4, expired: 0, staleTemps: 2, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 });
   });
 
   it('lets two sweepers run at once: each expired file is deleted once, and none counts as a failure', async (t) => {
