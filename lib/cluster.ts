@@ -40,12 +40,15 @@ export function runPrimary(config: Config, options: PrimaryOptions): Promise<str
   const clock = options.clock ?? Date.now;
   const startedAt = new Map<Worker, number>();
   const listening = new Set<Worker>();
-  let delayMs = RESPAWN_FIRST_DELAY_MS;
+  let nextDelayMs = RESPAWN_FIRST_DELAY_MS;
   let stopping = false;
+  // Replacements waiting for their delay: a stop cancels them, so no worker is born after SIGTERM.
+  const pending = new Set<NodeJS.Timeout>();
 
   return new Promise<string>((resolve, reject) => {
     let url: string | null = null;
     const fork = (): void => {
+      if (stopping) return;
       const worker = cluster.fork();
       startedAt.set(worker, clock());
       worker.on('message', (message: unknown) => {
@@ -70,14 +73,22 @@ export function runPrimary(config: Config, options: PrimaryOptions): Promise<str
         reject(new Error(`a worker could not start (${howItEnded(code, signal)})`));
         return;
       }
-      delayMs = uptime >= HEALTHY_UPTIME_MS ? RESPAWN_FIRST_DELAY_MS : Math.min(delayMs * 2, RESPAWN_MAX_DELAY_MS);
+      const delayMs = uptime >= HEALTHY_UPTIME_MS ? RESPAWN_FIRST_DELAY_MS : nextDelayMs;
+      nextDelayMs = Math.min(delayMs * 2, RESPAWN_MAX_DELAY_MS);
       options.out(`worker ${String(worker.process.pid)} died (${howItEnded(code, signal)}); starting another in ${String(delayMs)} ms`);
-      setTimeout(fork, delayMs).unref();
+      // Not unref'd: when every worker has died, this timer is what keeps the primary alive to replace them.
+      const timer = setTimeout(() => {
+        pending.delete(timer);
+        fork();
+      }, delayMs);
+      pending.add(timer);
     });
 
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
+      for (const timer of pending) clearTimeout(timer);
+      pending.clear();
       options.out(`${signal}: every worker finishes its in-flight requests, then exits`);
       const workers = Object.values(cluster.workers ?? {});
       if (workers.length === 0) process.exit(0);

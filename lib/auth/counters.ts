@@ -167,25 +167,44 @@ export class FileCounterStore implements CounterStore {
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<number> {
     const name = fileKey(key);
-    await this.#ensureDir();
-    return this.#lock.run(name, async () => {
-      const times = recent(await this.#read(name), windowMs, now);
-      const wait = waitFor(times, limit, windowMs, now);
-      if (wait > 0) return wait;
-      await this.#write(name, [...times, now]);
-      return 0;
-    });
+    return this.#inDir(() =>
+      this.#lock.run(name, async () => {
+        const times = recent(await this.#read(name), windowMs, now);
+        const wait = waitFor(times, limit, windowMs, now);
+        if (wait > 0) return wait;
+        await this.#write(name, [...times, now]);
+        return 0;
+      }),
+    );
   }
 
   async forget(key: string, at?: number): Promise<void> {
     const name = fileKey(key);
+    await this.#inDir(() =>
+      this.#lock.run(name, async () => {
+        const times = at === undefined ? [] : await this.#read(name);
+        const index = at === undefined ? -1 : times.lastIndexOf(at);
+        if (index >= 0) times.splice(index, 1);
+        await this.#write(name, times);
+      }),
+    );
+  }
+
+  /**
+   * #inDir runs `task` in the counters' directory, making it first; if the
+   * directory was deleted while the server ran (a reset), it is made again
+   * and the task tried once more, so sign-ins do not fail until a restart.
+   */
+  async #inDir<T>(task: () => Promise<T>): Promise<T> {
     await this.#ensureDir();
-    await this.#lock.run(name, async () => {
-      const times = at === undefined ? [] : await this.#read(name);
-      const index = at === undefined ? -1 : times.lastIndexOf(at);
-      if (index >= 0) times.splice(index, 1);
-      await this.#write(name, times);
-    });
+    try {
+      return await task();
+    } catch (error) {
+      if (!(error instanceof StoreError) || errorCode(error.cause) !== 'ENOENT') throw error;
+      this.#ready = null;
+      await this.#ensureDir();
+      return task();
+    }
   }
 
   async #ensureDir(): Promise<void> {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { readBody } from '../body.ts';
+import { timeoutsOf } from '../config.ts';
 import { send, sendJson } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
@@ -40,7 +41,7 @@ interface DeviceView {
  */
 export function deviceRoutes(services: Services): Array<Route<Handler>> {
   const { sessions, config } = services;
-  const timeouts: Timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
+  const timeouts: Timeouts = timeoutsOf(config);
   const dirLabel = path.basename(config.sessionsDir);
 
   /**

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { timeoutsOf } from '../config.ts';
 import type { Config } from '../config.ts';
 import { FileLock } from '../file-lock.ts';
 import { errorCode, nodeFileSystem } from '../file-system.ts';
@@ -114,7 +115,7 @@ class SessionsAdmin {
     this.#config = config;
     this.#output = output;
     this.#now = now;
-    this.#timeouts = { idleMs: config.idleTimeoutMs, absoluteMs: config.absoluteTimeoutMs };
+    this.#timeouts = timeoutsOf(config);
     this.#store = new FileSessionStore({ dir: config.sessionsDir, timeouts: this.#timeouts });
   }
 

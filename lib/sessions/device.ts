@@ -11,6 +11,13 @@
 /** MAX_DEVICE_LABEL_LENGTH bounds a stored label; the longest this module makes is far shorter. */
 export const MAX_DEVICE_LABEL_LENGTH = 64;
 
+/**
+ * MAX_USER_AGENT_CHARS: only this much of the header is looked at. Real
+ * User-Agents are a few hundred characters; the cut also bounds the work of
+ * every pattern below, however a hostile 16 KiB header is built.
+ */
+export const MAX_USER_AGENT_CHARS = 512;
+
 /** UNKNOWN_DEVICE is the label of a request without a User-Agent, or with one nothing here recognises. */
 export const UNKNOWN_DEVICE = 'Unknown device';
 
@@ -25,7 +32,8 @@ const BROWSERS: ReadonlyArray<[pattern: RegExp, name: string]> = [
   [/\bSamsungBrowser\//, 'Samsung Internet'],
   [/\b(?:Firefox|FxiOS)\//, 'Firefox'],
   [/\b(?:HeadlessChrome|Chrome|Chromium|CriOS)\//, 'Chrome'],
-  [/\bVersion\/[\d.]+.*\bSafari\//, 'Safari'],
+  // Space-separated tokens between Version/ and Safari/, not `.*`, whose backtracking grows with the header.
+  [/\bVersion\/[\d.]+ (?:\S+ )*Safari\//, 'Safari'],
   [/^curl\//, 'curl'],
   [/^Wget\//, 'Wget'],
   [/^(?:node|undici)\b/, 'Node.js'],
@@ -48,8 +56,9 @@ const OPERATING_SYSTEMS: ReadonlyArray<[pattern: RegExp, name: string]> = [
  */
 export function deviceLabel(userAgent: string | undefined): string {
   if (userAgent === undefined) return UNKNOWN_DEVICE;
-  const browser = firstMatch(BROWSERS, userAgent);
-  const system = firstMatch(OPERATING_SYSTEMS, userAgent);
+  const header = userAgent.slice(0, MAX_USER_AGENT_CHARS);
+  const browser = firstMatch(BROWSERS, header);
+  const system = firstMatch(OPERATING_SYSTEMS, header);
   if (browser !== null && system !== null) return `${browser} on ${system}`;
   if (browser !== null) return browser;
   return system === null ? UNKNOWN_DEVICE : `A browser on ${system}`;

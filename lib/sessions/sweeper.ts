@@ -205,7 +205,9 @@ export class Sweeper {
     this.#options.onBegin?.();
     this.#running = sweep({ ...this.#options, now: started })
       .then(async (result) => {
-        await Promise.all((this.#options.alsoSweep ?? []).map((also) => also(started)));
+        // Another store's clean-up failing is reported, but never keeps this sweep's result (and its count of sessions) from being used.
+        const others = await Promise.allSettled((this.#options.alsoSweep ?? []).map((also) => also(started)));
+        for (const other of others) if (other.status === 'rejected') this.#options.onError?.(other.reason);
         return result;
       })
       .then((result) => this.#options.onSweep?.(result, this.#clock() - started))

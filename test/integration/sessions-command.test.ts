@@ -85,10 +85,28 @@ describe('npm run sessions -- list', () => {
     s.clock.advance(IDLE_MS - 2 * MINUTE);
     assert.deepEqual(
       (await run(s, 'list')).out.slice(1).map((line) => line.split(/ +/)[0]),
-      ['bob', 'guest'],
+      // The guest went after GUEST_IDLE_TIMEOUT (10 minutes here), long before the users' 30.
+      ['bob'],
     );
     s.clock.advance(IDLE_MS);
     assert.deepEqual((await run(s, 'list')).out, [`no live sessions in ${s.server.dirs.sessionsDir}`]);
+  });
+});
+
+describe('npm run sessions -- list, for guests', () => {
+  it('judges a guest by GUEST_IDLE_TIMEOUT, as the server does', async (t) => {
+    const clock = fakeClock(T0);
+    const server = await startTestServer(t, { idleTimeoutMs: IDLE_MS, guestIdleTimeoutMs: 10 * MINUTE }, { clock: clock.clock });
+    const [user, guest] = [server.client(), server.client()];
+    assert.equal((await user.json('POST', '/register', { username: 'carol', password: PASSWORD })).status, 201);
+    assert.equal((await guest.json('POST', '/api/cart', { item: 'umbrella' })).status, 200);
+    clock.advance(11 * MINUTE);
+    const out: string[] = [];
+    await runSessionsCommand(['list'], server.app.services.config, { out: (line) => out.push(line), err: () => undefined }, clock.clock());
+    assert.deepEqual(
+      out.slice(1).map((line) => line.split(/ +/)[0]),
+      ['carol'],
+    );
   });
 });
 
@@ -150,9 +168,10 @@ describe('npm run sessions -- sweep and stats', () => {
     s.clock.advance(IDLE_MS - 2 * MINUTE);
     const { code, out } = await run(s, 'sweep');
     assert.equal(code, 0);
+    // Expired: alice's two sessions (idle 30 minutes) and the guest (idle past GUEST_IDLE_TIMEOUT, 10 minutes here).
     assert.match(
       out[0] ?? '',
-      /: 5 looked at, 2 expired deleted, 0 stale temp or lock files deleted, 0 failed; user index: 1 added, 2 dropped$/,
+      /: 5 looked at, 3 expired deleted, 0 stale temp or lock files deleted, 0 failed; user index: 1 added, 2 dropped$/,
     );
   });
 

@@ -238,6 +238,18 @@ describe('WORKERS=2: one port, two worker processes', () => {
     await waitFor(() => workerPids(server).length === 2 && !workerPids(server).includes(victim!));
     for (let i = 0; i < 6; i++) assert.equal((await new Client(server.url).get('/login')).status, 200);
   });
+
+  it('starts no replacement after SIGTERM, even for a worker that died just before, and exits 0', async (t) => {
+    const dirs = await makeDirs(t);
+    const server = await startServerProcess(t, dirs, { WORKERS: '2' });
+    const [victim] = workerPids(server);
+    process.kill(victim!, 'SIGKILL');
+    // The primary has scheduled the replacement; the stop comes inside its delay.
+    await server.line(/worker \d+ died \(SIGKILL\); starting another in \d+ ms/);
+    server.child.kill('SIGTERM');
+    assert.deepEqual(await server.exited(EXIT_DEADLINE_MS), { code: 0, signal: null });
+    assert.deepEqual(workerPids(server), []);
+  });
 });
 
 /** waitFor polls `condition` (a few times a second, 10 s at most): for a process the test cannot be told about. */

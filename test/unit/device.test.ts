@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deviceLabel, MAX_DEVICE_LABEL_LENGTH, UNKNOWN_DEVICE } from '../../lib/sessions/device.ts';
+import { deviceLabel, MAX_DEVICE_LABEL_LENGTH, MAX_USER_AGENT_CHARS, UNKNOWN_DEVICE } from '../../lib/sessions/device.ts';
 
 /** Real User-Agent strings, and the label each must get: the browser, then the system. */
 const CASES: ReadonlyArray<[userAgent: string | undefined, label: string]> = [
@@ -55,5 +55,19 @@ describe('deviceLabel', () => {
     const label = deviceLabel(hostile);
     assert.equal(label, 'Firefox on Linux');
     for (const [, known] of CASES) assert.ok(known.length <= MAX_DEVICE_LABEL_LENGTH);
+  });
+
+  it('looks only at the first MAX_USER_AGENT_CHARS characters, so a 16 KiB header costs no more than a real one', () => {
+    const padding = 'x'.repeat(MAX_USER_AGENT_CHARS);
+    assert.equal(deviceLabel(`${padding} Firefox/1 (X11; Linux x86_64)`), UNKNOWN_DEVICE);
+    assert.equal(deviceLabel(`Mozilla/5.0 (X11; Linux x86_64) Firefox/1 ${padding}`), 'Firefox on Linux');
+  });
+
+  it('recognises Safari without a pattern that backtracks over the whole header', () => {
+    const real =
+      'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+    assert.equal(deviceLabel(real), 'Safari on iOS');
+    // The shape that made `Version/[\d.]+.*Safari/` backtrack for a quarter of a second: still just unknown.
+    assert.equal(deviceLabel(`Mozilla/5.0 Version/${'1'.repeat(16_000)}`), UNKNOWN_DEVICE);
   });
 });

@@ -294,6 +294,26 @@ describe('Sweeper', () => {
     await sweeper.stop();
   });
 
+  it("still reports its result when another store's clean-up fails, and reports that failure", async (t) => {
+    const dir = await sessionsDir(t);
+    await writeSession(dir, Date.now());
+    const results: SweepResult[] = [];
+    const errors: unknown[] = [];
+    const sweeper = new Sweeper({
+      dir,
+      timeouts,
+      intervalMs: 1000,
+      alsoSweep: [() => Promise.reject(new Error('counters unavailable'))],
+      onSweep: (result) => results.push(result),
+      onError: (error) => errors.push(error),
+    });
+    await sweeper.runNow();
+    await sweeper.stop();
+    assert.equal(results.length, 1, 'the count of live sessions is still refreshed');
+    assert.equal(results[0]?.live, 1);
+    assert.match(String(errors[0]), /counters unavailable/);
+  });
+
   it('passes the clock time to sweep and reports how long the run took', async (t) => {
     const dir = await sessionsDir(t);
     const now = Date.now();

@@ -183,3 +183,15 @@ describe('FileCounterStore.sweep', () => {
     assert.equal(await new FileCounterStore({ dir: path.join(dir, 'missing') }).sweep(T0), 0);
   });
 });
+
+describe('FileCounterStore, its directory deleted while running', () => {
+  it('makes the directory again and counts on, instead of failing every sign-in until a restart', async () => {
+    const dir = path.join(await tempDir(), 'throttle');
+    const store = new FileCounterStore({ dir });
+    assert.equal(await store.hit('account:alice', 5, FAILURE_WINDOW_MS, T0), 0);
+    await rm(dir, { recursive: true });
+    assert.equal(await store.hit('account:alice', 5, FAILURE_WINDOW_MS, T0), 0);
+    await store.forget('account:alice');
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
