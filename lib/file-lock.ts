@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as pause } from 'node:timers/promises';
 import { errorCode, tempPathFor } from './file-system.ts';
 import { HttpError } from './http-error.ts';
@@ -23,6 +23,8 @@ export const DEFAULT_MAX_WAIT_MS = 10_000;
 /** How long to wait between two tries at a lock another process holds (a little jitter is added). */
 const RETRY_MS = 2;
 const TOKEN_BYTES = 12;
+/** A waiting holder rewrites its holder file after a tenth of the lease, so a lock it takes has at least 90 % of its lease left. */
+const LEASE_REFRESH_PARTS = 10;
 const LOCK_FILE_MODE = 0o600;
 
 /** LOCK_KEY_PATTERN: a key is used as a file name, so it is a plain name (a session's storage key, "users", …). */
@@ -79,10 +81,12 @@ export interface FileLockOptions {
  * broken when its lease has run out. The lease is not renewed: the lock
  * covers only a short read-modify-write, never a whole request.
  *
- * Limits, said plainly: two processes that find the same dead lock in the
- * same instant may both break it, and a holder stalled past its lease may
- * find it broken. Either way the worst outcome is one lost update of one
- * session, never a torn file, since every write is an atomic rename.
+ * Limits, said plainly: a holder stalled past its lease may find its lock
+ * broken, and three processes meeting at one dead lock within microseconds
+ * could leave two holders (see #break). Either way two writers may each
+ * write a whole file over the other: one change is lost (of a session, the
+ * users file or a counter), but no file is ever torn, since every write is
+ * an atomic rename.
  */
 export class FileLock implements Lock {
   #prefix: string;
@@ -130,7 +134,7 @@ export class FileLock implements Lock {
       let writtenAt = Number.NEGATIVE_INFINITY;
       for (;;) {
         // A lease is counted from the moment the lock is taken, so a long wait rewrites it.
-        if (this.#clock() - writtenAt > this.#leaseMs / 2) writtenAt = await this.#writeHolder(temp, token);
+        if (this.#clock() - writtenAt > this.#leaseMs / LEASE_REFRESH_PARTS) writtenAt = await this.#writeHolder(temp, token);
         if (await this.#tryLink(temp, file)) return token;
         const other = await this.#readHolder(file);
         if (other !== GONE && this.#isDead(other)) await this.#break(file, other);
@@ -191,18 +195,50 @@ export class FileLock implements Lock {
   }
 
   /**
-   * #break deletes a dead holder's lock, unless the file has changed since it
-   * was read (another process broke it first and took the lock).
+   * #break removes a dead holder's lock. It first renames the lock file to a
+   * name of its own, which is atomic: of two processes breaking the same
+   * lock, only one moves it. If what it moved is not the dead holder's lock
+   * after all (another process broke that one and took the lock in
+   * between), it links it back under the lock's name at once.
    */
   async #break(file: string, holder: LockHolder | null): Promise<void> {
-    const again = await this.#readHolder(file);
-    if (again === GONE || (again !== null && again.token !== holder?.token)) return;
-    await removeFile(file);
+    const aside = tempPathFor(file);
+    try {
+      await rename(file, aside);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return;
+      storageFailure(error);
+    }
+    const moved = await this.#readHolder(aside);
+    const wasDead = moved === GONE || moved === null || moved.token === holder?.token;
+    if (!wasDead) await link(aside, file).catch(() => undefined);
+    await removeFile(aside);
   }
 
   #fileOf(key: string): string {
     return `${this.#prefix}${key}.lock`;
   }
+}
+
+/**
+ * removeStaleLock deletes the lock file `file` if, read once more after it
+ * is moved aside (so no holder can take it meanwhile), it is still stale at
+ * `now`; a lock taken again since the sweeper looked is put back. It
+ * returns true when it deleted one.
+ */
+export async function removeStaleLock(file: string, now: number, leaseMs = DEFAULT_LEASE_MS): Promise<boolean> {
+  const aside = tempPathFor(file);
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+  const text = await readFile(aside, 'utf8').catch(() => '');
+  const stale = isLockFileStale(text, 0, now, leaseMs);
+  if (!stale) await link(aside, file).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+  return stale;
 }
 
 /**

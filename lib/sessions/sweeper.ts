@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { errorCode, nodeFileSystem, READ_NO_FOLLOW } from '../file-system.ts';
-import { isLockFileStale } from '../file-lock.ts';
+import { isLockFileStale, removeStaleLock } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
 import { isExpired, parseRecord } from './record.ts';
@@ -76,6 +76,11 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       }
       if (verdict === 'keep' || verdict === 'live') {
         if (verdict === 'live') result.live += 1;
+        return;
+      }
+      if (SESSION_LOCK_PATTERN.test(name)) {
+        // Moved aside and judged again, so a lock some request took since the look above is put back, not deleted.
+        if (await removeStaleLock(path.join(options.dir, name), options.now)) result[verdict] += 1;
         return;
       }
       await fsys.unlink(path.join(options.dir, name));

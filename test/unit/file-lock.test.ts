@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FileLock, LockTimeoutError, isLockFileStale } from '../../lib/file-lock.ts';
+import { FileLock, LockTimeoutError, isLockFileStale, removeStaleLock } from '../../lib/file-lock.ts';
 
 let dir: string;
 before(async () => {
@@ -140,5 +140,20 @@ describe('isLockFileStale, for the sweeper', () => {
   it('judges an unreadable lock file by its age', () => {
     assert.equal(isLockFileStale('', now - 1000, now), false);
     assert.equal(isLockFileStale('', now - 60_000, now), true);
+  });
+});
+
+describe('removeStaleLock, for the sweeper', () => {
+  it('deletes a lock still stale when moved aside, and puts back one that was taken again since the sweeper looked', async () => {
+    const now = Date.now();
+    await holderFile('swept', { pid: 1, host: 'h', expiresAt: now - 60_000 });
+    assert.equal(await removeStaleLock(path.join(dir, 'swept.lock'), now), true);
+    await holderFile('retaken', { pid: process.pid, host: hostname(), expiresAt: now + 5000, token: 'fresh' });
+    assert.equal(await removeStaleLock(path.join(dir, 'retaken.lock'), now), false);
+    assert.match(await readFile(path.join(dir, 'retaken.lock'), 'utf8'), /fresh/);
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.includes('swept') || name.includes('retaken')),
+      ['retaken.lock'],
+    );
   });
 });
