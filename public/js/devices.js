@@ -129,8 +129,7 @@ async function refresh() {
   const result = await api('/api/sessions');
   if (result.status === 401) return showSignedOut();
   if (result.status !== 200) return listReport.failure(describeFailure(result));
-  /** @type {DeviceSession[]} */
-  const sessions = result.body.sessions;
+  const { sessions } = /** @type {{ sessions: DeviceSession[] }} */ (result.body);
   $('sessions-list').replaceChildren(...sessions.map(sessionItem));
 }
 
