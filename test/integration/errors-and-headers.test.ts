@@ -229,17 +229,20 @@ describe('errors', () => {
     }
   });
 
-  it('answers 500 when the users file cannot be written, without a path or stack, and keeps serving', async (t) => {
+  it('answers 500 or 503 when the users file cannot be written, without a path or stack, and keeps serving', async (t) => {
     const broken = await startTestServer(t);
-    // A regular file where the users file's directory was at start-up: saving the first account fails.
+    // A regular file where the users file's directory was at start-up: saving the first account fails. The
+    // registration counters live in that directory too, and which of the two fails first depends on how
+    // this Node version's recursive mkdir reports a file in the way: a counter that cannot be kept is the
+    // store's 503, an account that cannot be written a 500. Either way nothing leaks and the server goes on.
     await rm(path.dirname(broken.dirs.usersFile), { recursive: true });
     await writeFile(path.dirname(broken.dirs.usersFile), '');
     const json = await broken.client().json('POST', '/register', { username: 'alice', password: 'correct horse battery' });
-    assert.equal(json.status, 500);
+    assert.ok([500, 503].includes(json.status), `status ${String(json.status)}`);
     assert.deepEqual(Object.keys(bodyOf(json)).sort(), ['error', 'message']);
     assert.doesNotMatch(json.text, LEAKS);
     const form = await broken.client().form('/register', { username: 'bob', password: 'correct horse battery' });
-    assert.equal(form.status, 500);
+    assert.equal(form.status, json.status);
     assert.equal(form.headers.get('content-type'), 'text/plain; charset=utf-8');
     assert.doesNotMatch(form.text, LEAKS);
     assert.equal((await broken.client().get('/login')).status, 200);
