@@ -5,7 +5,7 @@
 // (each request slides this session's idle expiry).
 
 import { api, describeFailure } from './api.js';
-import { $ } from './dom.js';
+import { $, reporter } from './dom.js';
 import { showTime } from './time.js';
 
 /**
@@ -22,56 +22,12 @@ import { showTime } from './time.js';
 /** How much of a file id the page shows: enough to match it with `ls` in the sessions directory. */
 const FILE_ID_SHOWN = 16;
 
-/**
- * input is the <input> with this id.
- * @param {string} id
- * @returns {HTMLInputElement}
- */
-function input(id) {
-  const element = $(id);
-  if (!(element instanceof HTMLInputElement)) throw new Error(`id="${id}" is not an <input>`);
-  return element;
-}
-
-/**
- * fieldset is the <fieldset> with this id.
- * @param {string} id
- * @returns {HTMLFieldSetElement}
- */
-function fieldset(id) {
-  const element = $(id);
-  if (!(element instanceof HTMLFieldSetElement)) throw new Error(`id="${id}" is not a <fieldset>`);
-  return element;
-}
-
-/**
- * Shows the outcome of an action: `status` for success, `error` for failure.
- * @param {string} prefix  The ids' common start: `<prefix>-status`, `<prefix>-error`.
- */
-function reporter(prefix) {
-  const status = $(`${prefix}-status`);
-  const error = $(`${prefix}-error`);
-  return {
-    /** @param {string} message */
-    success(message) {
-      error.hidden = true;
-      status.textContent = message;
-    },
-    /** @param {string} message */
-    failure(message) {
-      status.textContent = '';
-      error.textContent = message;
-      error.hidden = false;
-    },
-  };
-}
-
 const listReport = reporter('sessions');
 const othersReport = reporter('revoke-others');
 
 function showSignedOut() {
   $('signed-out-notice').hidden = false;
-  fieldset('revoke-others-fields').disabled = true;
+  $('revoke-others-fields', HTMLFieldSetElement).disabled = true;
 }
 
 /**
@@ -154,13 +110,13 @@ async function revokeOne(session, button) {
 
 $('revoke-others-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const fields = fieldset('revoke-others-fields');
-  const currentPassword = input('revoke-others-password').value;
+  const fields = $('revoke-others-fields', HTMLFieldSetElement);
+  const currentPassword = $('revoke-others-password', HTMLInputElement).value;
   fields.disabled = true;
   const result = await api('/api/sessions/revoke-others', { method: 'POST', body: { currentPassword } });
   fields.disabled = false;
   if (result.status === 204) {
-    input('revoke-others-password').value = '';
+    $('revoke-others-password', HTMLInputElement).value = '';
     othersReport.success('Every other session of yours has ended. This one carries on.');
     await refresh();
     return;
@@ -169,5 +125,5 @@ $('revoke-others-form').addEventListener('submit', async (event) => {
   othersReport.failure(describeFailure(result, { 403: 'That is not your current password, so nothing was signed out.' }));
 });
 
-fieldset('revoke-others-fields').disabled = false;
+$('revoke-others-fields', HTMLFieldSetElement).disabled = false;
 refresh();

@@ -1,4 +1,4 @@
-// The one DOM helper the page scripts share.
+// The DOM helpers the page scripts share.
 
 /**
  * $ finds the element with this id, checked to be of the expected kind
@@ -33,4 +33,28 @@ export function all(selector, kind) {
       throw new Error(`An element matching ${selector} is a <${element.tagName.toLowerCase()}>, not an ${kind.name}.`);
     return element;
   });
+}
+
+/**
+ * reporter shows the outcome of an action under a form: `status` for
+ * success (read out politely by screen readers), `error` for failure (read
+ * out at once).
+ * @param {string} prefix  The ids' common start: `${prefix}-status`, `${prefix}-error`.
+ */
+export function reporter(prefix) {
+  const status = $(`${prefix}-status`);
+  const error = $(`${prefix}-error`);
+  return {
+    /** @param {string} message */
+    success(message) {
+      error.hidden = true;
+      status.textContent = message;
+    },
+    /** @param {string} message */
+    failure(message) {
+      status.textContent = '';
+      error.textContent = message;
+      error.hidden = false;
+    },
+  };
 }

@@ -3,30 +3,7 @@
 // hash too; neither is in the session.
 
 import { api, describeFailure } from './api.js';
-import { $ } from './dom.js';
-
-/**
- * Shows a result under a form: `status` for success (read out politely by
- * screen readers), `error` for failure (read out at once).
- * @param {string} prefix  The form's id prefix: `${prefix}-status`, `${prefix}-error`.
- */
-function reporter(prefix) {
-  const status = $(`${prefix}-status`);
-  const error = $(`${prefix}-error`);
-  return {
-    /** @param {string} message */
-    success(message) {
-      error.hidden = true;
-      status.textContent = message;
-    },
-    /** @param {string} message */
-    failure(message) {
-      status.textContent = '';
-      error.textContent = message;
-      error.hidden = false;
-    },
-  };
-}
+import { $, reporter } from './dom.js';
 
 /** @param {import('./api.js').Account} me */
 function showAccount(me) {
