@@ -1,6 +1,7 @@
 import type { CounterStore } from '../auth/counters.ts';
 import type { AccountStore } from '../auth/users.ts';
 import type { Lock } from '../file-lock.ts';
+import type { SessionRecord } from '../sessions/record.ts';
 import type { SessionStore } from '../sessions/store.ts';
 
 /**
@@ -41,6 +42,13 @@ export interface StoredView {
   ttlMs: number | null;
 }
 
+/** StoredSession is one stored session as the terminal sees it (`npm run sessions`): its file id, its size as stored, and its record, or null when unreadable. */
+export interface StoredSession {
+  fileId: string;
+  bytes: number;
+  record: SessionRecord | null;
+}
+
 /**
  * Storage is every part of Cloakroom's state that all processes must
  * share, opened together from one STORE setting, so the app never knows
@@ -64,6 +72,11 @@ export interface Storage {
   readonly sessionLocks: Lock;
   /** view tells the inspector where the session with this file id lives; it never reads the record itself. */
   view(fileId: string): Promise<StoredView>;
+  /**
+   * all walks every stored session, live, expired or unreadable, in no
+   * particular order, for `npm run sessions`. It never changes anything.
+   */
+  all(): AsyncIterable<StoredSession>;
   /**
    * sweep makes one clean-up pass at `now`: deletes expired sessions and
    * what a crash left behind. A storage that expires records by itself
