@@ -7,8 +7,53 @@
 /**
  * @typedef {object} ApiResult
  * @property {number} status  HTTP status, or 0 when the server could not be reached.
- * @property {any} body  The parsed JSON body, or null when there was none.
+ * @property {unknown} body  The parsed JSON body, or null when there was none;
+ *   the caller that knows the route names its shape (one of the typedefs below).
  * @property {number | null} retryAfter  Seconds from a Retry-After header (429, 503).
+ */
+
+/**
+ * The account, from GET /api/me and PATCH /api/profile.
+ * @typedef {object} Account
+ * @property {string} username
+ * @property {string} displayName
+ * @property {string} createdAt  ISO 8601.
+ */
+
+/**
+ * The session, from GET /api/session: both halves of it, for the inspector.
+ * @typedef {object} SessionView
+ * @property {string} id  The first 6 characters of the ID and an ellipsis.
+ * @property {string} file
+ * @property {string | null} user
+ * @property {string} serverTime
+ * @property {string} createdAt
+ * @property {string} lastSeenAt
+ * @property {string} idleExpiresAt
+ * @property {string} absoluteExpiresAt
+ * @property {number} idleTimeoutSeconds
+ * @property {number} absoluteTimeoutSeconds
+ * @property {number} touchIntervalSeconds
+ * @property {SessionData} data
+ * @property {SessionCookie} cookie
+ * @property {unknown} stored  The file as it is on disk.
+ * @property {{at: string, event: string}[]} [events]
+ * @property {{at: string, reason: string, from: string, to: string}[]} [rotations]
+ */
+
+/**
+ * @typedef {object} SessionData
+ * @property {string[]} cart
+ * @property {import('./theme.js').Theme | null} [theme]
+ */
+
+/**
+ * @typedef {object} SessionCookie
+ * @property {string} name
+ * @property {boolean} httpOnly
+ * @property {string} sameSite
+ * @property {boolean} secure
+ * @property {string} path
  */
 
 /**
@@ -19,15 +64,14 @@
  * @returns {Promise<ApiResult>}
  */
 export async function api(path, { method = 'GET', body } = {}) {
-  const init = {
-    method,
-    headers: { Accept: 'application/json' },
-    credentials: 'same-origin',
-  };
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json' };
+  /** @type {RequestInit} */
+  const init = { method, headers, credentials: 'same-origin' };
   // Only requests that carry a body announce one; an empty body labelled
   // JSON would be malformed JSON to the server.
   if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
+    headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
 
@@ -44,6 +88,10 @@ export async function api(path, { method = 'GET', body } = {}) {
   };
 }
 
+/**
+ * @param {Response} response
+ * @returns {Promise<unknown>}
+ */
 async function readJson(response) {
   const type = response.headers.get('Content-Type') ?? '';
   if (!type.includes('application/json')) return null;
@@ -54,7 +102,11 @@ async function readJson(response) {
   }
 }
 
-// Retry-After is either a number of seconds or an HTTP date.
+/**
+ * Retry-After is either a number of seconds or an HTTP date.
+ * @param {string | null} value
+ * @returns {number | null}
+ */
 function parseRetryAfter(value) {
   if (value === null) return null;
   const seconds = Number(value);
@@ -64,6 +116,7 @@ function parseRetryAfter(value) {
   return Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
+/** @type {Record<number, string>} */
 const GENERIC_MESSAGES = {
   0: 'Could not reach the server. Is it still running?',
   401: 'You are signed out: your session has ended. Sign in again to continue.',
@@ -84,13 +137,16 @@ export function describeFailure(result, messages = {}) {
     const why = result.status === 429 ? 'Too many attempts.' : 'The server is busy.';
     return `${why} Please try again ${when}.`;
   }
-  if (messages[result.status]) return messages[result.status];
-  if (typeof result.body?.error === 'string' && result.body.error !== '') return result.body.error;
+  const own = messages[result.status];
+  if (own !== undefined) return own;
+  const body = /** @type {{error?: unknown} | null} */ (result.body);
+  if (typeof body?.error === 'string' && body.error !== '') return body.error;
   return GENERIC_MESSAGES[result.status] ?? `Something went wrong (HTTP ${result.status}).`;
 }
 
 const SECONDS_PER_MINUTE = 60;
 
+/** @param {number} seconds */
 function waitInWords(seconds) {
   if (seconds < SECONDS_PER_MINUTE) return seconds === 1 ? '1 second' : `${seconds} seconds`;
   const minutes = Math.ceil(seconds / SECONDS_PER_MINUTE);

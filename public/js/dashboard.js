@@ -15,7 +15,7 @@ const demo = setUpGuestDemo({ onChange: refreshSession });
 async function refreshSession() {
   const sentAt = Date.now();
   const result = await api('/api/session');
-  demo.render(result.status === 200 ? result.body.data : null);
+  demo.render(result.status === 200 ? /** @type {import('./api.js').SessionView} */ (result.body).data : null);
   inspector.show(result, sentAt);
   if (result.status === 401) showSignedOut();
 }
@@ -26,11 +26,11 @@ async function showGreeting() {
     if (result.status === 401) showSignedOut();
     return;
   }
-  const me = result.body;
+  const me = /** @type {import('./api.js').Account} */ (result.body);
   // textContent, never innerHTML: a display name is whatever the user typed.
   $('greeting').textContent = `Hello, ${me.displayName || me.username}`;
   $('account-username').textContent = me.username;
-  showTime($('account-created'), me.createdAt);
+  showTime($('account-created', HTMLTimeElement), me.createdAt);
   $('account-line').hidden = false;
 }
 

@@ -7,7 +7,7 @@
 // innerHTML: a cart item such as <img src=x onerror=alert(1)> stays text.
 
 import { api, describeFailure } from './api.js';
-import { $ } from './dom.js';
+import { $, all } from './dom.js';
 import { applyTheme, currentTheme } from './theme.js';
 import { plural } from './time.js';
 
@@ -15,20 +15,22 @@ import { plural } from './time.js';
  * setUpGuestDemo wires the widget already present in the page.
  * @param {{onChange: () => void}} options  Called after every change the
  *   server accepted, so the page can fetch /api/session once more.
- * @returns {{render: (data: {cart: string[]} | null) => void}}  Shows the
+ * @returns {{render: (data: import('./api.js').SessionData | null) => void}}  Shows the
  *   cart from a fetched session; null means there is no session yet.
  */
 export function setUpGuestDemo({ onChange }) {
-  const form = $('cart-form');
+  const form = $('cart-form', HTMLFormElement);
   // The server writes its cart limit into the page, so this script keeps no copy of it.
   const maxItems = Number(form.dataset.maxItems);
-  const input = $('cart-item');
-  const addButton = $('cart-add');
-  const clearButton = $('cart-clear');
-  const themeButtons = document.querySelectorAll('[data-theme-choice]');
+  const input = $('cart-item', HTMLInputElement);
+  const addButton = $('cart-add', HTMLButtonElement);
+  const clearButton = $('cart-clear', HTMLButtonElement);
+  const themeButtons = all('[data-theme-choice]', HTMLButtonElement);
+  /** @type {string[]} */
   let cart = [];
   let busy = false;
 
+  /** @param {import('./api.js').SessionData | null} data */
   function render(data) {
     cart = data?.cart ?? [];
     showCart();
@@ -60,26 +62,35 @@ export function setUpGuestDemo({ onChange }) {
     for (const button of themeButtons) button.disabled = busy;
   }
 
+  /** @param {string} message */
   function say(message) {
     $('guest-demo-error').hidden = true;
     $('guest-demo-status').textContent = message;
   }
 
+  /** @param {string} message */
   function complain(message) {
     $('guest-demo-status').textContent = '';
     $('guest-demo-error').textContent = message;
     $('guest-demo-error').hidden = false;
   }
 
-  // Runs one request with the buttons disabled, so a double click cannot
-  // send it twice; hands a successful body to `onSuccess`.
+  /**
+   * Runs one request with the buttons disabled, so a double click cannot
+   * send it twice; hands a successful body to `onSuccess`.
+   * @template T  The shape of the route's JSON answer.
+   * @param {string} path
+   * @param {{method: string, body?: unknown}} options
+   * @param {Record<number, string>} failureMessages
+   * @param {(body: T) => void} onSuccess
+   */
   async function send(path, options, failureMessages, onSuccess) {
     busy = true;
     updateButtons();
     const result = await api(path, options);
     busy = false;
     if (result.status === 200) {
-      onSuccess(result.body);
+      onSuccess(/** @type {T} */ (result.body));
       onChange();
     } else {
       complain(describeFailure(result, failureMessages));
@@ -95,7 +106,7 @@ export function setUpGuestDemo({ onChange }) {
       input.focus();
       return;
     }
-    send('/api/cart', { method: 'POST', body: { item } }, {}, (body) => {
+    send('/api/cart', { method: 'POST', body: { item } }, {}, (/** @type {{cart: string[]}} */ body) => {
       cart = body.cart;
       showCart();
       input.value = '';
@@ -105,7 +116,7 @@ export function setUpGuestDemo({ onChange }) {
   });
 
   clearButton.addEventListener('click', () => {
-    send('/api/cart', { method: 'DELETE' }, {}, (body) => {
+    send('/api/cart', { method: 'DELETE' }, {}, (/** @type {{cart: string[]}} */ body) => {
       cart = body.cart;
       showCart();
       say('The cart is empty again.');
@@ -115,7 +126,7 @@ export function setUpGuestDemo({ onChange }) {
   for (const button of themeButtons) {
     button.addEventListener('click', () => {
       const theme = button.dataset.themeChoice;
-      send('/api/preferences', { method: 'PUT', body: { theme } }, {}, (body) => {
+      send('/api/preferences', { method: 'PUT', body: { theme } }, {}, (/** @type {{theme: import('./theme.js').Theme}} */ body) => {
         applyTheme(body.theme);
         showThemeChoice();
         say(`Theme saved in your session: ${body.theme}.`);

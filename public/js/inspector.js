@@ -6,13 +6,18 @@ import { describeFailure } from './api.js';
 import { $ } from './dom.js';
 import { formatCountdown, formatDuration, plural, serverClockOffset, showTime } from './time.js';
 
+/** @typedef {import('./api.js').SessionView} SessionView */
+
 const MS_PER_SECOND = 1000;
 const EXPIRED_TEXT = 'expired — your next request will be treated as signed out';
 const ENDED_TEXT = 'not reached: the session has already ended';
 /** The reason /api/session gives for the ID replacement at sign-in. */
 const SIGN_IN = 'sign-in';
 
-// What each cookie attribute means for the person using the page.
+/**
+ * What each cookie attribute means for the person using the page, by value.
+ * @type {Record<string, Record<string, string>>}
+ */
 const EXPLAIN = {
   httpOnly: {
     true: 'scripts on the page cannot read it, so an injected script cannot steal it',
@@ -40,8 +45,13 @@ const EXPLAIN = {
  * @returns {{show: (result: import('./api.js').ApiResult, sentAt: number) => void}}
  */
 export function createInspector() {
+  /** @type {ReturnType<typeof setInterval> | undefined} */
   let timer;
 
+  /**
+   * @param {import('./api.js').ApiResult} result
+   * @param {number} sentAt
+   */
   function show(result, sentAt) {
     clearInterval(timer);
     const hasSession = result.status === 200;
@@ -56,7 +66,7 @@ export function createInspector() {
       return;
     }
 
-    const session = result.body;
+    const session = /** @type {SessionView} */ (result.body);
     showBrowserSide(session);
     showServerSide(session);
     showRotation(session);
@@ -71,26 +81,30 @@ export function createInspector() {
   return { show };
 }
 
+/** @param {SessionView} session */
 function showBrowserSide(session) {
   const { cookie } = session;
   $('cookie-name').textContent = cookie.name;
   $('session-id').textContent = session.id;
-  for (const attribute of ['httpOnly', 'sameSite', 'secure', 'path']) {
+  for (const attribute of /** @type {const} */ (['httpOnly', 'sameSite', 'secure', 'path'])) {
     const value = String(cookie[attribute]);
     const id = `cookie-${attribute.toLowerCase()}`;
     $(id).textContent = value;
-    $(`${id}-why`).textContent = EXPLAIN[attribute][value] ?? '';
+    $(`${id}-why`).textContent = EXPLAIN[attribute]?.[value] ?? '';
   }
   showDocumentCookie(cookie.name);
 }
 
-// The live demonstration: read document.cookie right now and look for the
-// session cookie's name in it.
+/**
+ * The live demonstration: read document.cookie right now and look for the
+ * session cookie's name in it.
+ * @param {string} cookieName
+ */
 function showDocumentCookie(cookieName) {
   const visible = document.cookie;
   $('document-cookie').textContent = JSON.stringify(visible);
 
-  const names = visible.split(';').map((pair) => pair.split('=')[0].trim());
+  const names = visible.split(';').map((pair) => (pair.split('=')[0] ?? '').trim());
   const verdict = $('document-cookie-verdict');
   verdict.classList.toggle('is-bad', names.includes(cookieName));
   if (names.includes(cookieName)) {
@@ -101,13 +115,14 @@ function showDocumentCookie(cookieName) {
   }
 }
 
+/** @param {SessionView} session */
 function showServerSide(session) {
   $('session-file').textContent = session.file;
   $('session-user').textContent = session.user ?? 'nobody yet: a guest session';
-  showTime($('session-created'), session.createdAt);
-  showTime($('session-last-seen'), session.lastSeenAt);
-  showTime($('session-idle-expires'), session.idleExpiresAt);
-  showTime($('session-absolute-expires'), session.absoluteExpiresAt);
+  showTime($('session-created', HTMLTimeElement), session.createdAt);
+  showTime($('session-last-seen', HTMLTimeElement), session.lastSeenAt);
+  showTime($('session-idle-expires', HTMLTimeElement), session.idleExpiresAt);
+  showTime($('session-absolute-expires', HTMLTimeElement), session.absoluteExpiresAt);
   $('clock-explainer').textContent =
     `Every request with the cookie counts as use. The server moves “last seen” forward, at most once every ` +
     `${formatDuration(session.touchIntervalSeconds)} to save disk writes, and the idle expiry is ` +
@@ -129,8 +144,11 @@ function showServerSide(session) {
   $('session-events').replaceChildren(...items);
 }
 
-// When the ID was replaced at sign-in and the data is still here, say so:
-// that is the session-fixation defence, made visible.
+/**
+ * When the ID was replaced at sign-in and the data is still here, say so:
+ * that is the session-fixation defence, made visible.
+ * @param {SessionView} session
+ */
 function showRotation(session) {
   const rotation = (session.rotations ?? []).find(({ reason }) => reason === SIGN_IN);
   $('rotation-callout').hidden = rotation === undefined;
@@ -142,8 +160,13 @@ function showRotation(session) {
     `Your cart (${plural(cart.length, 'item')}) and theme (${theme ?? 'not chosen'}) came along unchanged.`;
 }
 
-// Returns a function that redraws both countdowns for the current moment;
-// `onEnded` is called once the session has ended, as nothing changes after.
+/**
+ * Returns a function that redraws both countdowns for the current moment;
+ * `onEnded` is called once the session has ended, as nothing changes after.
+ * @param {SessionView} session
+ * @param {number} offset  How far the server's clock is ahead, in ms.
+ * @param {() => void} onEnded
+ */
 function startCountdowns(session, offset, onEnded) {
   const countdowns = [
     { element: $('idle-countdown'), endsAt: Date.parse(session.idleExpiresAt) },

@@ -24,7 +24,7 @@ async function showSessionStatus() {
   // (data-session="yes"). Without one there is nothing to ask about, and
   // asking would only earn a 401.
   const hasSession = document.documentElement.dataset.session === 'yes';
-  const result = hasSession ? await api('/api/session') : { status: 401 };
+  const result = hasSession ? await api('/api/session') : { status: 401, body: null, retryAfter: null };
 
   if (result.status === 401) {
     demo.render(null);
@@ -39,7 +39,7 @@ async function showSessionStatus() {
     return;
   }
 
-  const session = result.body;
+  const session = /** @type {import('./api.js').SessionView} */ (result.body);
   demo.render(session.data);
   const who = session.user === null ? 'Guest session' : `Session of ${session.user}`;
   status.replaceChildren(
@@ -50,12 +50,17 @@ async function showSessionStatus() {
   );
 }
 
+/** @param {string} text */
 function strong(text) {
   const element = document.createElement('strong');
   element.textContent = text;
   return element;
 }
 
+/**
+ * @param {string} text
+ * @param {string} id
+ */
 function code(text, id) {
   const element = document.createElement('code');
   element.id = id;

@@ -8,15 +8,18 @@ import { $ } from './dom.js';
 /**
  * Shows a result under a form: `status` for success (read out politely by
  * screen readers), `error` for failure (read out at once).
+ * @param {string} prefix  The form's id prefix: `${prefix}-status`, `${prefix}-error`.
  */
 function reporter(prefix) {
   const status = $(`${prefix}-status`);
   const error = $(`${prefix}-error`);
   return {
+    /** @param {string} message */
     success(message) {
       error.hidden = true;
       status.textContent = message;
     },
+    /** @param {string} message */
     failure(message) {
       status.textContent = '';
       error.textContent = message;
@@ -25,6 +28,7 @@ function reporter(prefix) {
   };
 }
 
+/** @param {import('./api.js').Account} me */
 function showAccount(me) {
   $('profile-username').textContent = me.username;
   $('profile-display-name').textContent = me.displayName;
@@ -40,12 +44,19 @@ async function loadAccount() {
   const result = await api('/api/me');
   if (result.status === 401) return showSignedOut();
   if (result.status !== 200) return;
-  showAccount(result.body);
-  $('display-name-input').value = result.body.displayName;
-  $('password-username').value = result.body.username;
+  const me = /** @type {import('./api.js').Account} */ (result.body);
+  showAccount(me);
+  $('display-name-input', HTMLInputElement).value = me.displayName;
+  $('password-username', HTMLInputElement).value = me.username;
 }
 
-// Runs `request` with the form's fields disabled so it cannot be sent twice.
+/**
+ * Runs `request` with the form's fields disabled so it cannot be sent twice.
+ * @template T
+ * @param {HTMLFieldSetElement} fieldset
+ * @param {() => Promise<T>} request
+ * @returns {Promise<T>}
+ */
 async function whileBusy(fieldset, request) {
   fieldset.disabled = true;
   try {
@@ -58,12 +69,15 @@ async function whileBusy(fieldset, request) {
 const displayName = reporter('display-name');
 $('display-name-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const value = $('display-name-input').value;
-  const result = await whileBusy($('display-name-fields'), () => api('/api/profile', { method: 'PATCH', body: { displayName: value } }));
+  const value = $('display-name-input', HTMLInputElement).value;
+  const result = await whileBusy($('display-name-fields', HTMLFieldSetElement), () =>
+    api('/api/profile', { method: 'PATCH', body: { displayName: value } }),
+  );
 
   if (result.status === 200) {
-    showAccount(result.body);
-    displayName.success(`Saved. You are now “${result.body.displayName}” in every session.`);
+    const me = /** @type {import('./api.js').Account} */ (result.body);
+    showAccount(me);
+    displayName.success(`Saved. You are now “${me.displayName}” in every session.`);
     return;
   }
   if (result.status === 401) showSignedOut();
@@ -73,20 +87,20 @@ $('display-name-form').addEventListener('submit', async (event) => {
 const password = reporter('password');
 $('password-form').addEventListener('submit', async (event) => {
   event.preventDefault();
-  const currentPassword = $('current-password').value;
-  const newPassword = $('new-password').value;
-  if (newPassword !== $('confirm-password').value) {
+  const currentPassword = $('current-password', HTMLInputElement).value;
+  const newPassword = $('new-password', HTMLInputElement).value;
+  if (newPassword !== $('confirm-password', HTMLInputElement).value) {
     password.failure('The two new passwords are not the same. Type them again.');
     $('confirm-password').focus();
     return;
   }
 
-  const result = await whileBusy($('password-fields'), () =>
+  const result = await whileBusy($('password-fields', HTMLFieldSetElement), () =>
     api('/api/password', { method: 'POST', body: { currentPassword, newPassword } }),
   );
 
   if (result.status === 200) {
-    $('password-form').reset();
+    $('password-form', HTMLFormElement).reset();
     password.success('Password changed. Every other session of yours has ended; this one carries on with a new session ID.');
     return;
   }
@@ -98,6 +112,6 @@ $('password-form').addEventListener('submit', async (event) => {
   );
 });
 
-$('display-name-fields').disabled = false;
-$('password-fields').disabled = false;
+$('display-name-fields', HTMLFieldSetElement).disabled = false;
+$('password-fields', HTMLFieldSetElement).disabled = false;
 loadAccount();
