@@ -1,4 +1,4 @@
-import { mkdir, chmod, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, readdir, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,7 @@ import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
+import { EndingNotes, endingMessage, endingOfExpiry } from './sessions/endings.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
 import { FileLock } from './file-lock.ts';
 import { storageKey } from './sessions/session-id.ts';
@@ -88,6 +89,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     pages: new Pages(publicDir),
   };
   const sessionLocks = new FileLock({ dir: config.sessionsDir });
+  const endings = new EndingNotes({ sessionsDir: config.sessionsDir, fs: fsys });
   const onRequest = requestListener({
     router: buildRouter(services, loadStaticFiles(publicDir)),
     sessions: {
@@ -97,12 +99,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       idleTimeoutMs: config.idleTimeoutMs,
       fileNameFor: (id) => store.fileNameFor(id),
       dirLabel: path.basename(config.sessionsDir),
+      endings,
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
     trustProxy: config.trustProxy,
     logger,
     clock,
+    pages: services.pages,
+    describeEnding: (ending) => endingMessage(ending, timeouts),
   });
   const server = http.createServer(onRequest);
   // A client that sends `Expect: 100-continue` waits to be invited before it
@@ -123,7 +128,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     fs: fsys,
     intervalMs: config.sweepIntervalMs,
     clock,
-    alsoSweep: [(now) => counters.sweep(now)],
+    noteExpiry: (key, expiry, now) => endings.record(key, endingOfExpiry(expiry), now),
+    alsoSweep: [(now) => counters.sweep(now), (now) => endings.sweep(now)],
     onSweep: (result, ms) => {
       if (result.expired + result.staleTemps + result.failed > 0) {
         logger.info(
@@ -177,6 +183,7 @@ async function proveWritable(dir: string): Promise<void> {
 async function openUsers(file: string): Promise<UserFileStore> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
+    await tightenDataDir(file);
     await proveWritable(path.dirname(file));
   } catch (error) {
     throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
@@ -187,6 +194,19 @@ async function openUsers(file: string): Promise<UserFileStore> {
     const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
     throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
   }
+}
+
+/**
+ * tightenDataDir makes the directory of USERS_FILE private (0700), as a
+ * fresh one is created, when it holds only what Cloakroom keeps there (a
+ * clone's `data/` arrives 0755). A directory that also holds anything else
+ * (USERS_FILE=./users.json in a project folder) is someone else's: left alone.
+ */
+async function tightenDataDir(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const ours = (name: string): boolean =>
+    name === path.basename(file) || name === 'throttle' || name === '.gitkeep' || name === '.gitignore' || /^\..*\.tmp$|\.lock$/.test(name);
+  if ((await readdir(dir)).every(ours)) await chmod(dir, DATA_DIR_MODE);
 }
 
 /** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */

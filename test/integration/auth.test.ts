@@ -96,7 +96,7 @@ describe('POST /register', () => {
       const jsonBrowser = server.client();
       const json = await jsonBrowser.json('POST', '/register', c.fields);
       assert.equal(json.status, 400);
-      assert.deepEqual(json.json, { error: c.code });
+      assert.deepEqual(json.json, { error: c.code, message: ERROR_MESSAGES[c.code] });
       assert.equal(formBrowser.sid, undefined);
       assert.equal(jsonBrowser.sid, undefined);
       assert.deepEqual(await sessionFiles(server.dirs.sessionsDir), []);
@@ -115,7 +115,7 @@ describe('POST /register', () => {
     for (const username of ['alice', 'ALICE', 'Alice']) {
       const reply = await server.client().json('POST', '/register', { username, password: 'another password' });
       assert.equal(reply.status, 409, username);
-      assert.deepEqual(reply.json, { error: 'taken' });
+      assert.deepEqual(reply.json, { error: 'taken', message: ERROR_MESSAGES.taken });
     }
     const login = await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD });
     assert.equal(login.status, 200);
@@ -312,7 +312,7 @@ describe('POST /logout', () => {
     const id = browser.sid!;
     const reply = await browser.form('/logout', {});
     assert.equal(reply.status, 303);
-    assert.equal(reply.headers.get('location'), '/login');
+    assert.equal(reply.headers.get('location'), '/login?reason=signed-out');
     assert.equal(reply.headers.get('cache-control'), 'no-store');
     const cleared = reply.headers.get('set-cookie') ?? '';
     assert.match(cleared, /^sid=;/);

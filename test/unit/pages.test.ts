@@ -14,7 +14,7 @@ async function pagesFrom(t: Parameters<typeof makeDirs>[0]): Promise<Pages> {
   const { root } = await makeDirs(t);
   const dir = path.join(root, 'public');
   await mkdir(dir);
-  for (const name of ['login', 'register', 'dashboard', 'profile'])
+  for (const name of ['login', 'register', 'dashboard', 'profile', 'not-found'])
     await writeFile(path.join(dir, `${name}.html`), TEMPLATE.replace('<i>', `<i id="${name}">`));
   return new Pages(dir);
 }
@@ -25,7 +25,7 @@ describe('Pages', () => {
     const dir = path.join(root, 'public');
     await mkdir(path.join(dir, 'partials'), { recursive: true });
     await writeFile(path.join(dir, 'partials', 'shared-block.html'), '<section>{{theme}} block</section>\n');
-    for (const name of ['login', 'register', 'dashboard', 'profile'])
+    for (const name of ['login', 'register', 'dashboard', 'profile', 'not-found'])
       await writeFile(path.join(dir, `${name}.html`), '<main>{{> shared-block}}</main>');
     assert.equal(new Pages(dir).render('login', { theme: 'dark', session: false }), '<main><section>dark block</section></main>');
   });
@@ -34,7 +34,7 @@ describe('Pages', () => {
     const pages = await pagesFrom(t);
     assert.equal(
       pages.render('login', { theme: 'dark', session: true, error: 'invalid', next: '/profile' }),
-      `<html data-theme="dark" data-session="yes"><p class="form-error" role="alert">${ERROR_MESSAGES.invalid}</p><input name="next" value="/profile"><i id="login">dark</i></html>`,
+      `<html data-theme="dark" data-session="yes"><p id="page-error" class="form-error" role="alert">${ERROR_MESSAGES.invalid}</p><input name="next" value="/profile"><i id="login">dark</i></html>`,
     );
   });
 
