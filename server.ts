@@ -2,6 +2,7 @@ import { startApp } from './lib/app.ts';
 import { isPrimaryOfWorkers, runPrimary, tellPrimary } from './lib/cluster.ts';
 import { ConfigError, loadConfig } from './lib/config.ts';
 import { startupSummary } from './lib/log.ts';
+import { stopWhenNpmStartEnds } from './lib/parent-watch.ts';
 
 /**
  * The entry point: read the configuration, start the app (or, with WORKERS
@@ -10,6 +11,7 @@ import { startupSummary } from './lib/log.ts';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  stopWhenNpmStartEnds(process.env);
   if (isPrimaryOfWorkers(config)) {
     const url = await runPrimary(config, { out: (line) => process.stdout.write(`${line}\n`) });
     process.stdout.write(`Cloakroom listening on ${url} (${config.workers} worker processes)\n${startupSummary(config).join('\n')}\n`);

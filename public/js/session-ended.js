@@ -23,7 +23,10 @@ const ENDING_TITLES = {
 };
 const GENERIC_TITLE = 'Your session has ended';
 const UNKNOWN_WHY =
-  'The server has no session for the cookie your browser sent any more, and no note of how it ended (such notes are kept for a day).';
+  'Your browser sent no live session: it was signed out (perhaps in another tab, which clears the cookie for every tab), its cookie was cleared, or it ended more than a day ago.';
+/** CHANNEL carries "signed out" from the tab that signs out to this site's other tabs. */
+const CHANNEL = 'cloakroom-session';
+const SIGNED_OUT_HERE = 'signed-out';
 
 /**
  * @typedef {object} Ending
@@ -117,6 +120,21 @@ export function createSessionWatch({ onEnd } = {}) {
   function showAfter(after) {
     $('session-ended-after').textContent = after ?? '';
     $('session-ended-after').hidden = after === undefined;
+  }
+
+  // Signing out in one tab clears the cookie for all of them, so the others
+  // could only learn that "no cookie came"; the tab that signs out tells them why.
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.addEventListener('message', (event) => {
+    if (event.data !== SIGNED_OUT_HERE) return;
+    end({
+      reason: 'signed-out',
+      title: ENDING_TITLES['signed-out'] ?? GENERIC_TITLE,
+      why: 'You signed out in another tab, so the server deleted your session.',
+    });
+  });
+  for (const form of all('form[action="/logout"]', HTMLFormElement)) {
+    form.addEventListener('submit', () => channel.postMessage(SIGNED_OUT_HERE));
   }
 
   return {
