@@ -18,6 +18,8 @@ import { makeDirs, startTestServer } from '../support/server.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROCESS_TIMEOUT = { timeout: 60_000 };
+/** A stopped server finishes in-flight requests within SHUTDOWN_GRACE_MS (4 s); this leaves room on a busy machine. */
+const STOP_DEADLINE_MS = 15_000;
 
 describe('every error body has error and message', () => {
   it('holds for every kind of refusal the API gives', async (t) => {
@@ -26,25 +28,32 @@ describe('every error body has error and message', () => {
     const signedIn = server.client();
     await register(signedIn, 'alice');
     const guest = server.client();
-    const refusals: Array<[string, Promise<Reply>]> = [
-      ['unknown API path', guest.get('/api/nothing', { Accept: 'application/json' })],
-      ['wrong method', guest.json('PUT', '/api/me', {})],
-      ['not signed in', guest.get('/api/me')],
-      ['no session', guest.get('/api/session')],
-      ['malformed JSON', guest.request('POST', '/api/cart', '{', { 'Content-Type': 'application/json' })],
-      ['unsupported type', guest.request('POST', '/api/cart', 'item=x', { 'Content-Type': 'text/plain', Accept: 'application/json' })],
-      ['too large', guest.json('POST', '/api/cart', { item: 'x'.repeat(20_000) })],
-      ['cross-origin', guest.json('POST', '/api/cart', { item: 'x' }, { Origin: 'http://evil.example' })],
-      ['invalid username', guest.json('POST', '/register', { username: 'x', password: PASSWORD })],
-      ['invalid password', guest.json('POST', '/register', { username: 'newname', password: 'short' })],
-      ['taken name', guest.json('POST', '/register', { username: 'taken', password: PASSWORD })],
-      ['wrong password', guest.json('POST', '/login', { username: 'alice', password: 'not it at all' })],
-      ['wrong current password', signedIn.json('POST', '/api/password', { currentPassword: 'nope nope', newPassword: 'whatever else' })],
-      ['cart item too long', guest.json('POST', '/api/cart', { item: 'x'.repeat(65) })],
-      ['remove from no cart', guest.json('POST', '/api/cart/remove', { index: 0, item: 'x' })],
+    const refusals: Array<[string, () => Promise<Reply>]> = [
+      ['unknown API path', () => guest.get('/api/nothing', { Accept: 'application/json' })],
+      ['wrong method', () => guest.json('PUT', '/api/me', {})],
+      ['not signed in', () => guest.get('/api/me')],
+      ['no session', () => guest.get('/api/session')],
+      ['malformed JSON', () => guest.request('POST', '/api/cart', '{', { 'Content-Type': 'application/json' })],
+      [
+        'unsupported type',
+        () => guest.request('POST', '/api/cart', 'item=x', { 'Content-Type': 'text/plain', Accept: 'application/json' }),
+      ],
+      ['too large', () => guest.json('POST', '/api/cart', { item: 'x'.repeat(20_000) })],
+      ['cross-origin', () => guest.json('POST', '/api/cart', { item: 'x' }, { Origin: 'http://evil.example' })],
+      ['invalid username', () => guest.json('POST', '/register', { username: 'x', password: PASSWORD })],
+      ['invalid password', () => guest.json('POST', '/register', { username: 'newname', password: 'short' })],
+      ['taken name', () => guest.json('POST', '/register', { username: 'taken', password: PASSWORD })],
+      ['wrong password', () => guest.json('POST', '/login', { username: 'alice', password: 'not it at all' })],
+      [
+        'wrong current password',
+        () => signedIn.json('POST', '/api/password', { currentPassword: 'nope nope', newPassword: 'whatever else' }),
+      ],
+      ['cart item too long', () => guest.json('POST', '/api/cart', { item: 'x'.repeat(65) })],
+      ['remove from no cart', () => guest.json('POST', '/api/cart/remove', { index: 0, item: 'x' })],
     ];
-    for (const [what, pending] of refusals) {
-      const reply = await pending;
+    // One at a time: a failed check must not leave requests in flight behind it.
+    for (const [what, send] of refusals) {
+      const reply = await send();
       assert.ok(reply.status >= 400, `${what}: ${reply.status}`);
       const body = reply.json as { error?: unknown; message?: unknown };
       assert.equal(typeof body.error, 'string', `${what}: ${reply.text}`);
@@ -192,8 +201,9 @@ describe('npm start', () => {
     // Under `npm test`, npm names itself in npm_execpath; run by hand, the npm on PATH.
     const npmCli = process.env.npm_execpath;
     const [command, args] = npmCli === undefined ? ['npm', ['start']] : [process.execPath, [npmCli, 'start']];
-    const npm = spawn(command, args, { cwd: REPO_ROOT, env: serverEnv(dirs), stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => npm.kill('SIGKILL'));
+    // Its own process group, so whatever npm started can be cleaned up even if it outlives npm.
+    const npm = spawn(command, args, { cwd: REPO_ROOT, env: serverEnv(dirs), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    t.after(() => killGroup(npm.pid));
     let stdout = '';
     npm.stdout.setEncoding('utf8');
     const url = await new Promise<string>((resolve, reject) => {
@@ -206,14 +216,29 @@ describe('npm start', () => {
     });
     assert.equal((await fetch(`${url}/login`)).status, 200);
     // npm, its shell and the server all write to this pipe: it closes once the last of them has exited.
-    const allExited = new Promise<void>((resolve) => npm.stdout.once('close', () => resolve()));
+    const allExited = new Promise<boolean>((resolve) => npm.stdout.once('close', () => resolve(true)));
     npm.kill('SIGTERM');
-    await allExited;
+    assert.equal(await Promise.race([allExited, deadline(STOP_DEADLINE_MS)]), true, 'the server is still running after npm stopped');
     assert.match(stdout, /SIGTERM: finishing in-flight requests, then exiting/, 'the server stopped gracefully');
     await assert.rejects(fetch(`${url}/login`), 'nothing answers on the port any more');
     await listensOn(Number(new URL(url).port));
   });
 });
+
+/** deadline resolves false after `ms`, for a race against something that must happen first. */
+function deadline(ms: number): Promise<false> {
+  return new Promise((resolve) => setTimeout(() => resolve(false), ms).unref());
+}
+
+/** killGroup ends a process group, leaders and orphans alike; a group already gone is fine. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
 
 /** listensOn proves `port` free by listening on it and closing again. */
 function listensOn(port: number): Promise<void> {
