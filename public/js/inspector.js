@@ -173,7 +173,9 @@ function showGeneration(session) {
       ? 'A guest session belongs to no account, so no password generation applies.'
       : (changes > 0
           ? `Raised to ${generation} when you changed your password here. Every other session of yours still holding an older number was ended at its next request. `
-          : `The account's password has been changed ${plural(generation, 'time')} so far. `) +
+          : generation === 0
+            ? 'The account’s password has not been changed since it was registered. '
+            : `The account’s password has been changed ${plural(generation, 'time')} so far. `) +
         'Each password change raises the account’s generation by one; a session whose number is older than the account’s ends at its next request, so one number revokes every other session at once.';
 }
 
