@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
-import { ERROR_MESSAGES } from '../../lib/pages.ts';
+import { ERROR_MESSAGES, throttledMessage } from '../../lib/pages.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
@@ -277,7 +277,7 @@ describe('POST /login', () => {
     const form = await browser.form('/login', { username: 'alice', password: PASSWORD, next: '/profile' });
     assert.equal(form.status, 429);
     assert.ok(Number(form.headers.get('retry-after')) > 0);
-    assert.ok(form.text.includes(ERROR_MESSAGES.throttled!));
+    assert.ok(form.text.includes(throttledMessage(Number(form.headers.get('retry-after')))));
     assert.match(form.text, /name="next" value="\/profile"/);
     assert.equal(browser.sid, undefined);
   });

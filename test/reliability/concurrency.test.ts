@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
-import { gate, hookedFs } from '../support/files.ts';
+import { entriesBesideNotes, gate, hookedFs } from '../support/files.ts';
 import type { Gate } from '../support/files.ts';
 import { answerOf, RawExchange } from '../support/raw-http.ts';
 import { startTestServer } from '../support/server.ts';
@@ -119,7 +119,7 @@ describe('many requests on one session', () => {
     assert.equal((await oldCookie.get('/api/me')).status, 401);
     assert.equal((await oldCookie.get('/api/session')).status, 401);
     // Whatever the late requests created is a new guest session: nobody is signed in, and the old cart is not back.
-    for (const name of await readdir(server.dirs.sessionsDir)) {
+    for (const name of await entriesBesideNotes(server.dirs.sessionsDir)) {
       const record = JSON.parse(await readFile(path.join(server.dirs.sessionsDir, name), 'utf8'));
       assert.equal(record.user, null, `${name} must be a guest session`);
       assert.equal(record.data.cart.includes('before-logout'), false);
@@ -154,7 +154,7 @@ describe('many requests on one session', () => {
     assert.equal(answer.status, 409);
     assert.equal(JSON.parse(answer.body).error, 'session_ended');
     assert.equal(answer.headers.get('set-cookie'), null);
-    assert.deepEqual(await readdir(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
+    assert.deepEqual(await entriesBesideNotes(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
   });
 
   it(

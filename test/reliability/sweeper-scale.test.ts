@@ -11,7 +11,7 @@ import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, SWEEP_CONCURRENCY } from '../../lib/sessions/sweeper.ts';
 import { register } from '../support/client.ts';
-import { hookedFs } from '../support/files.ts';
+import { entriesBesideNotes, hookedFs } from '../support/files.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
 
 const SESSIONS = 5_000;
@@ -216,7 +216,7 @@ describe('the sweeper at scale', () => {
     assert.ok(latencies.length >= 1, 'at least one request must be answered while the sweep runs');
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.deepEqual(
-      await readdir(server.dirs.sessionsDir),
+      await entriesBesideNotes(server.dirs.sessionsDir),
       [`${storageKey(browser.sid!)}.json`],
       'every expired file is gone, the live one stays',
     );
