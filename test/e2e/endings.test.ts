@@ -26,7 +26,7 @@ async function clockedServer(t: Parameters<typeof startTestServer>[0], overrides
     { idleTimeoutMs: IDLE_SECONDS * SECOND, absoluteTimeoutMs: ABSOLUTE_SECONDS * SECOND, ...overrides },
     { clock: clock.clock },
   );
-  return { server, advance: clock.advance };
+  return { server, advance: (ms: number) => clock.advance(ms) };
 }
 
 /** signedInDashboard registers `username` in the browser and waits until the dashboard greets them. */
@@ -190,9 +190,9 @@ describe('layout and the cart', () => {
         await page.locator('#main').waitFor();
         if (path === '/dashboard') await page.locator('#session-stored').waitFor();
         // A string, because this file is type-checked without DOM types.
-        const [scrollWidth, clientWidth] = (await page.evaluate(
+        const [scrollWidth, clientWidth] = await page.evaluate<[number, number]>(
           '[document.documentElement.scrollWidth, document.documentElement.clientWidth]',
-        )) as [number, number];
+        );
         assert.ok(scrollWidth <= clientWidth, `${path} is ${scrollWidth} px wide in a ${clientWidth} px window`);
       }
     },

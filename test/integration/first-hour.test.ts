@@ -92,7 +92,8 @@ describe('removing one cart item', () => {
     assert.deepEqual(removed.json, { cart: ['umbrella', 'scarf'] });
     const stale = await guest.json('POST', '/api/cart/remove', { index: 1, item: 'umbrella' });
     assert.equal(stale.status, 409);
-    assert.deepEqual((await guest.get('/api/session')).json.data.cart, ['umbrella', 'scarf'], 'nothing else was removed');
+    const session = (await guest.get('/api/session')).json as { data: { cart: string[] } };
+    assert.deepEqual(session.data.cart, ['umbrella', 'scarf'], 'nothing else was removed');
     for (const body of [{ index: -1, item: 'scarf' }, { index: '1', item: 'scarf' }, { index: 1 }]) {
       assert.equal((await guest.json('POST', '/api/cart/remove', body)).status, 400, JSON.stringify(body));
     }
