@@ -121,7 +121,7 @@ describe('Logger', () => {
       const out: string[] = [];
       const logger = new Logger({ mode: 'requests', write: (text) => out.push(text) });
       logger.end(logger.begin(), 'GET', '/', 200, 1);
-      assert.equal(out[0]!.includes('['), process.stdout.isTTY);
+      assert.equal(out[0]!.includes('['), process.stdout.isTTY === true);
     });
   });
 });
