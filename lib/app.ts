@@ -1,4 +1,4 @@
-import { mkdir, chmod, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, readdir, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +24,7 @@ import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
+import { EndingNotes, endingMessage, endingOfExpiry } from './sessions/endings.ts';
 import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
 import { FileLock } from './file-lock.ts';
 import { storageKey } from './sessions/session-id.ts';
@@ -109,6 +110,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const counters = new FileCounterStore({ dir: throttleDirOf(config), retainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
   const census = new SessionCensus();
   const sessionLocks = new FileLock({ dir: config.sessionsDir });
+  const endings = new EndingNotes({ sessionsDir: config.sessionsDir, fs: fsys });
   const services: Services = {
     config,
     users: await openUsers(config.usersFile),
@@ -117,7 +119,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
     pages: new Pages(publicDir),
     // Locks are keyed by file id, the ID's hash: revoking takes the very lock a request on that session takes.
-    sessions: { store, lock: sessionLocks },
+    sessions: { store, lock: sessionLocks, endings },
   };
   const admission = new GuestAdmission({
     perAddress: new AddressLimit({ counters, name: 'guests', limit: config.guestSessionsPerAddress }),
@@ -135,6 +137,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       timeouts,
       fileNameFor: (id) => store.fileNameFor(id),
       dirLabel: path.basename(config.sessionsDir),
+      endings,
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
@@ -142,6 +145,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     allowedHosts: config.allowedHosts,
     logger,
     clock,
+    pages: services.pages,
+    describeEnding: (ending) => endingMessage(ending, timeouts),
   });
   const limits = options.connectionTimeouts ?? CONNECTION_TIMEOUTS;
   const server = http.createServer(
@@ -169,7 +174,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     fs: fsys,
     intervalMs: config.sweepIntervalMs,
     clock,
-    alsoSweep: [(now) => counters.sweep(now)],
+    noteExpiry: (key, expiry, now) => endings.record(key, endingOfExpiry(expiry), now),
+    alsoSweep: [(now) => counters.sweep(now), (now) => endings.sweep(now)],
     onBegin: () => census.walkBegan(),
     onSweep: (result, ms) => {
       census.walked(result.live);
@@ -228,6 +234,7 @@ async function proveWritable(dir: string): Promise<void> {
 async function openUsers(file: string): Promise<UserFileStore> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
+    await tightenDataDir(file);
     await proveWritable(path.dirname(file));
   } catch (error) {
     throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
@@ -238,6 +245,19 @@ async function openUsers(file: string): Promise<UserFileStore> {
     const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
     throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
   }
+}
+
+/**
+ * tightenDataDir makes the directory of USERS_FILE private (0700), as a
+ * fresh one is created, when it holds only what Cloakroom keeps there (a
+ * clone's `data/` arrives 0755). A directory that also holds anything else
+ * (USERS_FILE=./users.json in a project folder) is someone else's: left alone.
+ */
+async function tightenDataDir(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const ours = (name: string): boolean =>
+    name === path.basename(file) || name === 'throttle' || name === '.gitkeep' || name === '.gitignore' || /^\..*\.tmp$|\.lock$/.test(name);
+  if ((await readdir(dir)).every(ours)) await chmod(dir, DATA_DIR_MODE);
 }
 
 /** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */

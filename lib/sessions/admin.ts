@@ -7,7 +7,9 @@ import { UNKNOWN_DEVICE } from './device.ts';
 import { FileSessionStore, MAX_SESSION_FILE_BYTES, SESSION_FILE_PATTERN } from './file-store.ts';
 import { expiryAt, expiryTimes, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
+import { EndingNotes, endingOfExpiry } from './endings.ts';
 import { revokeSession } from './revocation.ts';
+import type { RevocationDeps } from './revocation.ts';
 import { sweep } from './sweeper.ts';
 
 /**
@@ -110,6 +112,7 @@ class SessionsAdmin {
   #now: number;
   #timeouts: Timeouts;
   #store: FileSessionStore;
+  #endings: EndingNotes;
 
   constructor(config: Config, output: Output, now: number) {
     this.#config = config;
@@ -117,6 +120,7 @@ class SessionsAdmin {
     this.#now = now;
     this.#timeouts = timeoutsOf(config);
     this.#store = new FileSessionStore({ dir: config.sessionsDir, timeouts: this.#timeouts });
+    this.#endings = new EndingNotes({ sessionsDir: config.sessionsDir });
   }
 
   async list(): Promise<void> {
@@ -146,19 +150,25 @@ class SessionsAdmin {
 
   async revoke(prefix: string): Promise<void> {
     const fileId = await this.#resolve(prefix);
-    await revokeSession(this.#revocation(), fileId, 'terminal');
+    await revokeSession(this.#revocation(), fileId, 'terminal', this.#now);
     this.#output.out(`revoked ${fileId.slice(0, FILE_ID_SHOWN)}…: its next request finds no session`);
   }
 
   async revokeUser(username: string): Promise<void> {
     const sessions = await this.#store.listByUser(username, this.#now);
-    for (const { fileId } of sessions) await revokeSession(this.#revocation(), fileId, 'terminal');
+    for (const { fileId } of sessions) await revokeSession(this.#revocation(), fileId, 'terminal', this.#now);
     this.#output.out(`revoked ${sessions.length} session(s) of ${username}`);
   }
 
   async sweep(): Promise<void> {
     const started = performance.now();
-    const result = await sweep({ dir: this.#config.sessionsDir, now: this.#now, timeouts: this.#timeouts });
+    const result = await sweep({
+      dir: this.#config.sessionsDir,
+      now: this.#now,
+      timeouts: this.#timeouts,
+      // As the server's sweeper does: the browser of a session deleted here is still told why at its next request.
+      noteExpiry: (key, expiry, now) => this.#endings.record(key, endingOfExpiry(expiry), now),
+    });
     const ms = (performance.now() - started).toFixed(0);
     this.#output.out(
       `swept ${this.#config.sessionsDir} in ${ms} ms: ${result.scanned} looked at, ${result.expired} expired deleted, ` +
@@ -189,8 +199,8 @@ class SessionsAdmin {
     return session.record !== null && expiryAt(session.record, this.#now, this.#timeouts) === null;
   }
 
-  #revocation() {
-    return { store: this.#store, lock: new FileLock({ dir: this.#config.sessionsDir }) };
+  #revocation(): RevocationDeps {
+    return { store: this.#store, lock: new FileLock({ dir: this.#config.sessionsDir }), endings: this.#endings };
   }
 
   /** #resolve finds the one session file whose id starts with `prefix`; none or several is a UsageError. */
