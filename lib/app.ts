@@ -260,7 +260,7 @@ async function tightenDataDir(file: string): Promise<void> {
   if ((await readdir(dir)).every(ours)) await chmod(dir, DATA_DIR_MODE);
 }
 
-/** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */
+/** throttleDirOf is where the counters (sign-in failures, registrations, guest sessions) live: `throttle/` beside USERS_FILE. */
 export function throttleDirOf(config: Config): string {
   return path.join(path.dirname(config.usersFile), 'throttle');
 }

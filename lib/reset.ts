@@ -3,14 +3,16 @@ import path from 'node:path';
 import { throttleDirOf } from './app.ts';
 import { parseUsersFile } from './auth/users.ts';
 import type { Config } from './config.ts';
-import { errorCode } from './file-system.ts';
+import { errorCode, nodeFileSystem } from './file-system.ts';
 import { ENDING_NOTES_DIR } from './sessions/endings.ts';
+import { USER_INDEX_DIR, UserIndex } from './sessions/user-index.ts';
 
 /**
  * The names Cloakroom writes, and the only ones a reset deletes: session
- * files, sign-in counters and their locks (`<64 hex>.json`, `.lock`),
- * ending notes (`<64 hex>`), and the temporary files of an atomic write
+ * files, counters and their locks (`<64 hex>.json`, `.lock`), ending notes
+ * (`<64 hex>`), and the temporary files of an atomic write
  * (`.<name>.<12 hex>.tmp`). Anything else in those folders is not ours.
+ * The user index's markers go through the index itself (UserIndex).
  */
 const OWN_FILE = /^([0-9a-f]{64}(\.json|\.lock)?|\..+\.[0-9a-f]{12}\.tmp)$/;
 
@@ -18,15 +20,17 @@ const OWN_FILE = /^([0-9a-f]{64}(\.json|\.lock)?|\..+\.[0-9a-f]{12}\.tmp)$/;
 export interface ResetReport {
   sessionFiles: number;
   endingNotes: number;
+  /** indexMarkers: the markers of the per-user index (lib/sessions/user-index.ts), one per signed-in session file. */
+  indexMarkers: number;
   /** accounts is how many accounts the removed users file held, or null when there was no users file. */
   accounts: number | null;
   counters: number;
 }
 
 /**
- * resetState deletes every account, session, ending note and sign-in
- * counter at the places `config` names (SESSIONS_DIR, USERS_FILE and the
- * `throttle/` folder beside it): the clean slate the README's walkthrough
+ * resetState deletes every account, session (with its user index marker),
+ * ending note and counter at the places `config` names (SESSIONS_DIR,
+ * USERS_FILE and the `throttle/` folder beside it): the clean slate the README's walkthrough
  * starts from. It asks nothing and deletes only Cloakroom's own file names.
  * A server still running on these files simply finds nobody signed in.
  */
@@ -35,6 +39,8 @@ export async function resetState(config: Config): Promise<ResetReport> {
   const report: ResetReport = {
     endingNotes: await removeOwnFiles(notesDir),
     sessionFiles: await removeOwnFiles(config.sessionsDir),
+    // With every session file gone, every marker is stale: the index drops them and its emptied folders.
+    indexMarkers: await new UserIndex(config.sessionsDir, nodeFileSystem).dropStale(async () => false),
     accounts: await removeUsersFile(config.usersFile),
     counters: await removeOwnFiles(throttleDirOf(config)),
   };
@@ -48,10 +54,11 @@ export function describeReset(report: ResetReport, config: Config): string[] {
   const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
   return [
     `${config.sessionsDir}: removed ${count(report.sessionFiles, 'session file')} and ${count(report.endingNotes, 'ending note')}`,
+    `${path.join(config.sessionsDir, USER_INDEX_DIR)}: removed ${count(report.indexMarkers, 'user index marker')}`,
     report.accounts === null
       ? `${config.usersFile}: no accounts file, nothing to remove`
       : `${config.usersFile}: removed (${count(report.accounts, 'account')})`,
-    `${throttleDirOf(config)}: removed ${count(report.counters, 'sign-in counter file')}`,
+    `${throttleDirOf(config)}: removed ${count(report.counters, 'counter file')}`,
   ];
 }
 

@@ -171,7 +171,7 @@ export interface SweeperOptions extends Omit<SweepOptions, 'now'> {
   /** onBegin hears that a sweep starts, before the directory is read. */
   onBegin?: () => void;
   onSweep?: (result: SweepResult, durationMs: number) => void;
-  /** alsoSweep runs after each sweep of the sessions, with the same `now`: other stores' clean-ups (the sign-in counters). */
+  /** alsoSweep runs after each sweep of the sessions, with the same `now`: other stores' clean-ups (the counters, the ending notes). */
   alsoSweep?: ReadonlyArray<(now: number) => Promise<unknown>>;
   onError?: (error: unknown) => void;
 }

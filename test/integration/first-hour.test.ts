@@ -131,14 +131,19 @@ describe('the explain log', () => {
 });
 
 describe('the start-up summary', () => {
-  it('prints the URL, the sessions directory, the users file, both timeouts and the sweep interval', PROCESS_TIMEOUT, async (t) => {
+  it('prints the URL, the sessions directory, the users file, the timeouts and the sweep interval', PROCESS_TIMEOUT, async (t) => {
     const dirs = await makeDirs(t);
-    const server = await startServerProcess(t, dirs, { SESSION_IDLE_TIMEOUT: '20', SWEEP_INTERVAL: '5', LOG: 'explain' });
+    const server = await startServerProcess(t, dirs, {
+      SESSION_IDLE_TIMEOUT: '20',
+      GUEST_IDLE_TIMEOUT: '10',
+      SWEEP_INTERVAL: '5',
+      LOG: 'explain',
+    });
     const summary = server.stdout();
     assert.match(summary, /^Cloakroom listening on http:\/\/127\.0\.0\.1:\d+\n/);
     assert.ok(summary.includes(`sessions  ${dirs.sessionsDir}`), summary);
     assert.ok(summary.includes(`accounts  ${dirs.usersFile}`), summary);
-    assert.match(summary, /timeouts {2}idle 20 seconds, absolute 8 hours; expired files swept every 5 seconds/);
+    assert.match(summary, /timeouts {2}idle 20 seconds \(guests 10 seconds\), absolute 8 hours; expired files swept every 5 seconds/);
     assert.match(summary, /stop {6}Ctrl-C/);
   });
 
@@ -160,7 +165,7 @@ describe('the start-up summary', () => {
 
 describe('npm run reset', () => {
   it(
-    'deletes the accounts, sessions, ending notes and sign-in counters where npm start would keep them, and says what it removed',
+    'deletes the accounts, sessions (and their user index), ending notes and counters where npm start would keep them, and says what it removed',
     PROCESS_TIMEOUT,
     async (t) => {
       const dirs = await makeDirs(t);
@@ -177,7 +182,8 @@ describe('npm run reset', () => {
       assert.equal(output.code, 0, output.stderr);
       assert.match(output.stdout, /sessions: removed 2 session files and 1 ending note/);
       assert.match(output.stdout, /users\.json: removed \(2 accounts\)/);
-      assert.match(output.stdout, /throttle: removed \d+ sign-in counter files/);
+      assert.match(output.stdout, /users: removed 1 user index marker\n/);
+      assert.match(output.stdout, /throttle: removed \d+ counter files/);
       assert.deepEqual(await readdir(dirs.sessionsDir), ['notes.txt'], 'only what is not Cloakroom’s is left');
       assert.deepEqual(await readdir(path.dirname(dirs.usersFile)), []);
       assert.equal((await alice.get('/api/me')).status, 401);
