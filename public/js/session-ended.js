@@ -19,7 +19,8 @@ const ENDING_TITLES = {
   'absolute-timeout': 'Your session expired: absolute timeout',
   'signed-out': 'You signed out',
   'password-changed': 'Your session ended: password changed',
-  revoked: 'Your session was revoked',
+  revoked: 'You were signed out from another device',
+  'account-removed': 'Your session ended: account removed',
 };
 const GENERIC_TITLE = 'Your session has ended';
 const UNKNOWN_WHY =

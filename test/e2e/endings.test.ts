@@ -112,7 +112,7 @@ describe('a session that ends under an open dashboard', () => {
     await assertEndedPage(page, /password changed/, /password of your account was changed/, 'password-changed');
   });
 
-  it('revoked: the account was removed', { skip: browserSkip }, async (t) => {
+  it('account removed', { skip: browserSkip }, async (t) => {
     const server = await startTestServer(t);
     await register(server.client(), 'erin');
     const page = await openPage(t);
@@ -120,7 +120,7 @@ describe('a session that ends under an open dashboard', () => {
     const file = JSON.parse(await readFile(server.dirs.usersFile, 'utf8')) as { users: Array<{ username: string }> };
     await writeFile(server.dirs.usersFile, JSON.stringify({ ...file, users: file.users.filter((user) => user.username !== 'dave') }));
     await page.click('#inspector-refresh');
-    await assertEndedPage(page, /revoked/, /account no longer exists/, 'revoked');
+    await assertEndedPage(page, /account removed/, /account no longer exists/, 'account-removed');
   });
 
   it('says so when adding to the cart had to start a guest session, instead of carrying on as dave', { skip: browserSkip }, async (t) => {

@@ -102,7 +102,7 @@ describe('a 401 says why the session ended', () => {
     assert.equal((await laptop.get('/api/me')).status, 200, 'the session that changed it carries on');
   });
 
-  it('revoked: a session whose account no longer exists', async (t) => {
+  it('account-removed: a session whose account no longer exists', async (t) => {
     const server = await startTestServer(t);
     const alice = server.client();
     await register(alice, 'alice');
@@ -110,7 +110,7 @@ describe('a 401 says why the session ended', () => {
     // The account is removed by hand, as an administrator would.
     const file = JSON.parse(await readFile(server.dirs.usersFile, 'utf8')) as { version: 1; users: Array<{ username: string }> };
     await writeFile(server.dirs.usersFile, JSON.stringify({ ...file, users: file.users.filter((user) => user.username !== 'alice') }));
-    assertEnded(await alice.get('/api/me'), 'revoked', /revoked/);
+    assertEnded(await alice.get('/api/me'), 'account-removed', /its account no longer exists/);
   });
 
   it('gives no reason for a cookie that never named a session, or one replaced at sign-in', async (t) => {
