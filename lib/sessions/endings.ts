@@ -32,8 +32,10 @@ const NOTES_DIR_MODE = 0o700;
 const NOTE_PATTERN = /^[0-9a-f]{64}$/;
 
 const ENDING_MESSAGES: Readonly<Record<Ending, (timeouts: Timeouts) => string>> = {
-  'idle-timeout': ({ idleMs }) =>
-    `Your session expired: it was not used for ${describeDuration(idleMs)} (the idle timeout), so the server deleted it.`,
+  'idle-timeout': ({ idleMs, guestIdleMs }) =>
+    `Your session expired: it was not used for ${describeDuration(idleMs)} (the idle timeout` +
+    // A guest session has its own, shorter idle timeout; a note does not say whether the session was one.
+    `${guestIdleMs === undefined || guestIdleMs === idleMs ? '' : `; ${describeDuration(guestIdleMs)} for a guest session`}), so the server deleted it.`,
   'absolute-timeout': ({ absoluteMs }) =>
     `Your session expired: it began more than ${describeDuration(absoluteMs)} ago (the absolute timeout), and no session lasts longer, however much it is used.`,
   'signed-out': () => 'You signed out (in this tab or another one), so the server deleted your session.',

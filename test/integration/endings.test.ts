@@ -193,6 +193,22 @@ describe('a write that had to start a guest session says so', () => {
     const theme = await alice.json('PUT', '/api/preferences', { theme: 'dark' });
     assert.deepEqual(theme.json, { theme: 'dark' }, 'the guest session is live now: nothing more to say');
   });
+
+  it("names a guest's own idle timeout when it is shorter", async (t) => {
+    const clock = fakeClock(T0);
+    const server = await startTestServer(
+      t,
+      { idleTimeoutMs: IDLE_SECONDS * SECOND, guestIdleTimeoutMs: 30 * SECOND },
+      { clock: clock.clock },
+    );
+    const guest = server.client();
+    await guest.json('POST', '/api/cart', { item: 'umbrella' });
+    clock.advance(30 * SECOND);
+    const reply = await guest.json('POST', '/api/cart', { item: 'scarf' });
+    const { ended } = reply.json as { ended?: { reason: string; message: string } };
+    assert.equal(ended?.reason, 'idle-timeout', reply.text);
+    assert.match(ended.message, /not used for 1 minute \(the idle timeout; 30 seconds for a guest session\)/);
+  });
 });
 
 describe('the login page says why you are there', () => {
