@@ -1,6 +1,8 @@
 import { startApp } from './lib/app.ts';
 import { isPrimaryOfWorkers, runPrimary, tellPrimary } from './lib/cluster.ts';
 import { ConfigError, loadConfig } from './lib/config.ts';
+import { startupSummary } from './lib/log.ts';
+import { stopWhenNpmStartEnds } from './lib/parent-watch.ts';
 
 /**
  * The entry point: read the configuration, start the app (or, with WORKERS
@@ -9,9 +11,10 @@ import { ConfigError, loadConfig } from './lib/config.ts';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  stopWhenNpmStartEnds(process.env);
   if (isPrimaryOfWorkers(config)) {
     const url = await runPrimary(config, { out: (line) => process.stdout.write(`${line}\n`) });
-    process.stdout.write(`Cloakroom listening on ${url} (${config.workers} worker processes)\n`);
+    process.stdout.write(`Cloakroom listening on ${url} (${config.workers} worker processes)\n${startupSummary(config).join('\n')}\n`);
     return;
   }
   const app = await startApp(config);
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   // Printed only once the signal handlers are in place: whoever waits for this line may stop us at once.
   tellPrimary(app.url);
-  if (config.workers === 1) process.stdout.write(`Cloakroom listening on ${app.url}\n`);
+  if (config.workers === 1) process.stdout.write(`Cloakroom listening on ${app.url}\n${startupSummary(config).join('\n')}\n`);
 }
 
 main().catch((error: unknown) => {

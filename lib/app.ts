@@ -20,6 +20,7 @@ import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
+import { endingMessage } from './sessions/endings.ts';
 import { storageKey } from './sessions/session-id.ts';
 import { Sweeper } from './sessions/sweeper.ts';
 import { openStorage } from './storage/open.ts';
@@ -106,7 +107,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
     pages: new Pages(publicDir),
     // Locks are keyed by file id, the ID's hash: revoking takes the very lock a request on that session takes.
-    sessions: { store, lock: sessionLocks },
+    sessions: { store, lock: sessionLocks, endings: storage.endings },
     storage,
   };
   const admission = new GuestAdmission({
@@ -125,6 +126,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       timeouts,
       where: (fileId, shownLength) => storage.where(fileId, shownLength),
       writeMethod: storage.writeMethod,
+      endings: storage.endings,
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
@@ -132,6 +134,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     allowedHosts: config.allowedHosts,
     logger,
     clock,
+    pages: services.pages,
+    describeEnding: (ending) => endingMessage(ending, timeouts),
   });
   const limits = options.connectionTimeouts ?? CONNECTION_TIMEOUTS;
   const server = http.createServer(

@@ -1,4 +1,7 @@
-import type { LogMode } from './config.ts';
+import type { Config, LogMode } from './config.ts';
+import { describeDuration } from './duration.ts';
+import { ENDING_NOTES_DIR } from './sessions/endings.ts';
+import { USER_INDEX_DIR } from './sessions/user-index.ts';
 
 /** Writer receives finished log text (a line or a block, no trailing newline). */
 export type Writer = (text: string) => void;
@@ -75,9 +78,16 @@ export class Logger {
     return this.#mode !== 'silent';
   }
 
-  /** end prints the request: its summary line and, in explain mode, the steps collected. */
-  end(log: { lines: string[] }, method: string, path: string, status: number, durationMs: number): void {
+  /**
+   * end prints the request: its summary line and, in explain mode, the steps
+   * collected. A static file served (`asset`, answered below 400) is left
+   * out of the explain log, which is about sessions: a page load's CSS,
+   * scripts and icon would bury the one request that matters. LOG=requests
+   * prints its line.
+   */
+  end(log: { lines: string[] }, method: string, path: string, status: number, durationMs: number, asset = false): void {
     if (this.#mode === 'silent') return;
+    if (asset && status < 400 && this.#mode === 'explain') return;
     const color = status >= 500 ? 'red' : status >= 400 ? 'yellow' : 'green';
     const summary = `${this.#paint('bold', method)} ${path} ${this.#paint(color, String(status))} ${this.#paint('dim', `${durationMs.toFixed(1)} ms`)}`;
     this.#write(log.lines.length === 0 ? summary : `${summary}\n${log.lines.join('\n')}`);
@@ -107,4 +117,28 @@ export class Logger {
 /** stdoutIsTerminal: Node's types say boolean, but isTTY is undefined (not false) when stdout is a pipe or a file. */
 function stdoutIsTerminal(): boolean {
   return (process.stdout as { isTTY?: boolean }).isTTY === true;
+}
+
+/**
+ * startupSummary is what server.ts prints under its "listening on" line:
+ * where the state lives, the timeouts in force and how to stop, so a
+ * newcomer sees at a glance what this run will do.
+ */
+export function startupSummary(config: Config): string[] {
+  const row = (label: string, text: string): string => `  ${label.padEnd(TOPIC_WIDTH)}  ${text}`;
+  return [
+    row(
+      'sessions',
+      `${config.sessionsDir} (a file per session; ${USER_INDEX_DIR}/ lists them by user, ${ENDING_NOTES_DIR}/ notes why each ended)`,
+    ),
+    row('accounts', config.usersFile),
+    row(
+      'timeouts',
+      `idle ${describeDuration(config.idleTimeoutMs)} (guests ${describeDuration(config.guestIdleTimeoutMs)}), ` +
+        `absolute ${describeDuration(config.absoluteTimeoutMs)}; ` +
+        `expired files swept every ${describeDuration(config.sweepIntervalMs)}`,
+    ),
+    row('log', `${config.log} (LOG=explain, requests or silent)`),
+    row('stop', 'Ctrl-C; npm run reset deletes every account and session'),
+  ];
 }

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { waitInWords } from './duration.ts';
 import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from './sessions/record.ts';
 import type { Theme } from './sessions/record.ts';
 
-/** PageName: the HTML pages of public/, each served by its own route. */
-export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices';
+/** PageName: the HTML pages of public/: five served by their own routes, and the 404 page a browser gets for an unknown address. */
+export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices' | 'not-found';
 
-export const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices'];
+export const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices', 'not-found'];
 
 /**
  * ERROR_MESSAGES: the only texts a page shows for `?error=`. The code in
@@ -39,15 +40,24 @@ export interface PageValues {
   /** session: whether the request came with a live session, so page scripts know if there is anything to inspect. */
   session: boolean;
   error?: string | null;
+  /** retryAfterSeconds turns the `throttled` error's "later" into how long to wait. */
+  retryAfterSeconds?: number;
+  /** notice says why the visitor is on this page (their session ended, a page needs signing in); shown in the error's place, escaped. */
+  notice?: string | null;
   next?: string;
+}
+
+/** throttledMessage is the `throttled` error with the wait from Retry-After. */
+export function throttledMessage(retryAfterSeconds: number): string {
+  return `Too many failed sign-in attempts. Please try again in ${waitInWords(retryAfterSeconds)}.`;
 }
 
 /**
  * Pages holds the HTML templates, read once at start-up with their partials
  * and LIMITS in place, and fills four placeholders per request: `{{theme}}`
  * (so the chosen theme shows without a flash), `{{session}}` ("yes" or
- * "no"), `{{error}}` (a fixed message from ERROR_MESSAGES, or nothing) and
- * `{{next}}` (the already validated local path to return to, HTML-escaped).
+ * "no"), `{{error}}` (a fixed message from ERROR_MESSAGES, else the escaped
+ * notice, else nothing) and `{{next}}` (the already validated local path to return to, HTML-escaped).
  */
 export class Pages {
   #templates = new Map<PageName, string>();
@@ -61,8 +71,11 @@ export class Pages {
 
   render(name: PageName, values: PageValues): string {
     // Own keys only: `?error=toString` or `__proto__` must not reach Object.prototype.
-    const message = values.error == null || !Object.hasOwn(ERROR_MESSAGES, values.error) ? undefined : ERROR_MESSAGES[values.error];
-    const error = message === undefined ? '' : `<p class="form-error" role="alert">${escapeHtml(message)}</p>`;
+    const known = values.error == null || !Object.hasOwn(ERROR_MESSAGES, values.error) ? undefined : ERROR_MESSAGES[values.error];
+    const message =
+      values.error === 'throttled' && values.retryAfterSeconds !== undefined ? throttledMessage(values.retryAfterSeconds) : known;
+    const notice = values.notice == null ? '' : `<p id="page-notice" class="notice" role="status">${escapeHtml(values.notice)}</p>`;
+    const error = message === undefined ? notice : `<p id="page-error" class="form-error" role="alert">${escapeHtml(message)}</p>`;
     const template = this.#templates.get(name);
     if (template === undefined) throw new TypeError(`Pages: no page named ${name}`);
     const filled: Record<RequestPlaceholder, string> = {

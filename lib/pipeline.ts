@@ -2,11 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccountStore, UserRecord } from './auth/users.ts';
 import { noteResponse } from './client-errors.ts';
 import type { CookieSecureMode } from './config.ts';
-import { send, sendJson, wantsJson } from './context.ts';
+import { send, sendHtml, sendJson, wantsJson } from './context.ts';
 import type { Context, Handler } from './context.ts';
 import { parseCookies } from './cookies.ts';
 import { HttpError } from './http-error.ts';
 import type { Logger } from './log.ts';
+import type { Pages } from './pages.ts';
+import type { Ending } from './sessions/endings.ts';
 import { isCrossOriginRequest } from './origin-check.ts';
 import { parseTarget } from './request-target.ts';
 import { clientAddress, isHttps } from './forwarded.ts';
@@ -42,6 +44,10 @@ export interface PipelineOptions {
   logger: Logger;
   /** clock gives the time in epoch milliseconds, read once per request. */
   clock: () => number;
+  /** pages draws the HTML 404 page for browsers. */
+  pages: Pages;
+  /** describeEnding words why a session ended, with the timeouts in force (lib/sessions/endings.ts). */
+  describeEnding: (ending: Ending) => string;
 }
 
 /**
@@ -78,8 +84,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
   const { router, sessions, logger } = options;
   const method = req.method ?? 'GET';
   const target = parseTarget(req.url ?? '/');
+  let asset = false;
   if (logger.printsRequests) {
-    res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started));
+    res.on('finish', () => logger.end(log, method, target?.path ?? '(bad target)', res.statusCode, performance.now() - started, asset));
   }
   setSecurityHeaders(res, isHttps(req, options.trustProxy));
 
@@ -120,6 +127,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     if (match.kind === 'method-not-allowed') {
       throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { headers: { Allow: match.allow } });
     }
+    asset = !match.handler.usesSession;
     if (isCrossOriginRequest(req)) {
       // CSRF: refused before the body is read or the session is touched.
       log.step('origin', 'cross-origin request refused');
@@ -131,7 +139,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
     }
     await match.handler.handler(ctx);
   } catch (error) {
-    sendError(ctx, error, logger);
+    sendError(ctx, error, options);
   }
 }
 
@@ -142,7 +150,7 @@ async function signedInUser(ctx: Context, users: AccountStore): Promise<UserReco
   const user = await users.find(record.user);
   if (user !== null && user.generation === record.generation) return user;
   // The password changed since this session signed in (or the account is gone): O(1) revocation.
-  await ctx.session.destroy('its user changed password since it signed in');
+  await ctx.session.destroy(user === null ? 'account-removed' : 'password-changed');
   return null;
 }
 
@@ -152,7 +160,7 @@ async function signedInUser(ctx: Context, users: AccountStore): Promise<UserReco
  * plain 500 whose details go to the log only. An error after the answer
  * has started can only cut the connection.
  */
-function sendError(ctx: Context, error: unknown, logger: Logger): void {
+function sendError(ctx: Context, error: unknown, { logger, pages, describeEnding }: PipelineOptions): void {
   if (ctx.res.headersSent) {
     logger.error('error after the response had started', error);
     ctx.res.destroy();
@@ -164,7 +172,18 @@ function sendError(ctx: Context, error: unknown, logger: Logger): void {
   // An error must not leave a half-set cookie or the headers of the answer that failed.
   for (const name of ctx.res.getHeaderNames()) if (!(name in lowerSecurityHeaders)) ctx.res.removeHeader(name);
   if (ctx.path.startsWith('/api/') || wantsJson(ctx.req)) {
-    sendJson(ctx, httpError.status, { error: httpError.code, message: httpError.message }, httpError.headers);
+    // A 401 says why the cookie's session ended, when that is known, so the page can tell its user (lib/sessions/endings.ts).
+    const ended = httpError.status === 401 ? ctx.session.ended : null;
+    const body =
+      ended === null
+        ? { error: httpError.code, message: httpError.message }
+        : { error: httpError.code, message: describeEnding(ended), reason: ended };
+    sendJson(ctx, httpError.status, body, httpError.headers);
+    return;
+  }
+  if (httpError.status === 404 && (ctx.req.headers.accept ?? '').includes('text/html')) {
+    // A browser that followed a bad link gets a page with a way back; scripts and curl keep the short text.
+    sendHtml(ctx, 404, pages.render('not-found', { theme: ctx.session.record?.data.theme ?? 'light', session: ctx.session.id !== null }));
     return;
   }
   send(ctx, httpError.status, { 'Content-Type': 'text/plain; charset=utf-8', ...httpError.headers }, `${httpError.message}\n`);

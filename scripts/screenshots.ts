@@ -22,8 +22,10 @@ function pngSize(png: Buffer): { width: number; height: number } {
   return { width: png.readUInt32BE(IHDR_WIDTH_OFFSET), height: png.readUInt32BE(IHDR_WIDTH_OFFSET + 4) };
 }
 
-it('draws the login page, a lived-in dashboard and its session inspector at desktop and phone sizes into docs/', async (t) => {
-  const server = await startTestServer(t);
+it('draws the login page, a lived-in dashboard, its session inspector and an ended session at desktop and phone sizes into docs/', async (t) => {
+  // Real time, plus however far the drawing has jumped ahead to end a session.
+  let ahead = 0;
+  const server = await startTestServer(t, {}, { clock: () => Date.now() + ahead });
   // A fixed locale and time zone, so the times on the page read the same whoever runs the tests.
   const page = await openPage(t, { viewport: DESKTOP, locale: 'en-US', timezoneId: 'UTC' });
   await mkdir(DOCS_DIR, { recursive: true });
@@ -59,4 +61,11 @@ it('draws the login page, a lived-in dashboard and its session inspector at desk
   await page.evaluate("document.querySelector('#inspector').scrollIntoView({ block: 'start' })");
   const png = await page.screenshot({ path: `${DOCS_DIR}inspector-desktop.png`, animations: 'disabled' });
   assert.deepEqual(pngSize(png), DESKTOP, 'inspector-desktop.png');
+
+  // The moment the app exists for: the idle timeout passes under the open dashboard, and Refresh finds out.
+  ahead = server.app.services.config.idleTimeoutMs;
+  await page.click('#inspector-refresh');
+  await page.locator('#session-ended').waitFor();
+  await page.evaluate('window.scrollTo(0, 0)');
+  await shoot('ended');
 });

@@ -9,6 +9,8 @@ import type { Route } from '../router.ts';
 import { timeoutsOf } from '../config.ts';
 import { expiryTimes, idleTimeoutOf, MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS, touchIntervalMs } from '../sessions/record.ts';
 import type { SessionRecord, Theme } from '../sessions/record.ts';
+import { endingMessage } from '../sessions/endings.ts';
+import type { Ending } from '../sessions/endings.ts';
 import { describeSessionCookie } from '../sessions/session-cookie.ts';
 import type { SessionCookie } from '../sessions/session-cookie.ts';
 import { idPrefix } from '../sessions/session-id.ts';
@@ -65,7 +67,7 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
       if (current.cart.length >= MAX_CART_ITEMS) throw cartFull();
       return { ...current, cart: [...current.cart, item] };
     });
-    sendJson(ctx, 200, { cart: data.cart });
+    sendJson(ctx, 200, { cart: data.cart, ...endedBefore(ctx, config) });
   };
 
   const emptyCart = async (ctx: Context): Promise<void> => {
@@ -77,6 +79,23 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     sendJson(ctx, 200, { cart: data.cart });
   };
 
+  const removeFromCart = async (ctx: Context): Promise<void> => {
+    const { fields } = await readBody(ctx.req);
+    const { index, item } = fields;
+    if (!Number.isSafeInteger(index) || (index as number) < 0 || typeof item !== 'string') {
+      throw new HttpError(400, 'invalid_item', 'Send the index of the item to remove and the item itself.');
+    }
+    const at = index as number;
+    // No session, no cart: nothing to remove, and nothing worth creating a session for.
+    if (ctx.session.id === null) throw cartChanged();
+    const data = await ctx.session.modify({ narrate: `cart: removed item ${at + 1}` }, (current) => {
+      // The item is named as well as its place: if another tab changed the cart meanwhile, nothing wrong is removed.
+      if (current.cart[at] !== item) throw cartChanged();
+      return { ...current, cart: current.cart.filter((_, i) => i !== at) };
+    });
+    sendJson(ctx, 200, { cart: data.cart });
+  };
+
   const setTheme = async (ctx: Context): Promise<void> => {
     const { fields } = await readBody(ctx.req);
     const theme = fields.theme;
@@ -85,7 +104,7 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
       ...current,
       theme: theme as Theme,
     }));
-    sendJson(ctx, 200, { theme: data.theme });
+    sendJson(ctx, 200, { theme: data.theme, ...endedBefore(ctx, config) });
   };
 
   return [
@@ -95,8 +114,23 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     ['GET', '/api/session', inspectSession],
     ['POST', '/api/cart', addToCart],
     ['DELETE', '/api/cart', emptyCart],
+    ['POST', '/api/cart/remove', removeFromCart],
     ['PUT', '/api/preferences', setTheme],
   ];
+}
+
+/**
+ * endedBefore is `{ ended: { reason, message } }` when this request started
+ * a new guest session because the session its cookie named had ended (and
+ * why is known): a page that thought it was signed in can then say so,
+ * instead of quietly carrying on as a guest.
+ */
+function endedBefore(ctx: Context, config: Services['config']): { ended?: { reason: Ending; message: string } } {
+  const { status, ended } = ctx.session;
+  if (status !== 'created' || ended === null) return {};
+  return {
+    ended: { reason: ended, message: endingMessage(ended, timeoutsOf(config)) },
+  };
 }
 
 /**
@@ -149,6 +183,14 @@ function publicUser(user: UserRecord): { username: string; displayName: string; 
   return { username: user.username, displayName: user.displayName, createdAt: user.createdAt };
 }
 
+function cartChanged(): HttpError {
+  return new HttpError(
+    409,
+    'cart_changed',
+    'That item is no longer at that place in the cart (changed in another tab?). Nothing was removed.',
+  );
+}
+
 function cartFull(): HttpError {
   return new HttpError(400, 'cart_full', `A cart holds at most ${MAX_CART_ITEMS} items.`);
 }
@@ -179,6 +221,8 @@ function inspectorView(session: InspectedSession, config: Services['config'], no
     idleExpiresAt: new Date(idle).toISOString(),
     absoluteExpiresAt: new Date(absolute).toISOString(),
     user: record.user,
+    // The password generation it signed in under: a password change raises the account's, and older sessions end.
+    generation: record.generation,
     data: { cart: record.data.cart, theme: record.data.theme },
     cookie: describeSessionCookie(cookie),
     events: record.events,

@@ -5,6 +5,7 @@ import type { BodyKind } from '../body.ts';
 import { redirect, send, sendHtml, sendJson, wantsJson } from '../context.ts';
 import type { Context, Handler } from '../context.ts';
 import { HttpError } from '../http-error.ts';
+import { ERROR_MESSAGES, throttledMessage } from '../pages.ts';
 import type { PageName } from '../pages.ts';
 import { retryAfter } from '../rate-limit.ts';
 import type { Route } from '../router.ts';
@@ -22,8 +23,8 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
 
   const register = async (ctx: Context): Promise<void> => {
     const { kind, fields } = await readBody(ctx.req);
-    const fail = (code: string, status = 400): void =>
-      kind === 'json' ? sendJson(ctx, status, { error: code }) : redirect(ctx, `/register?error=${code}`);
+    const fail = (code: 'username' | 'password' | 'taken', status = 400): void =>
+      kind === 'json' ? sendJson(ctx, status, { error: code, message: ERROR_MESSAGES[code] }) : redirect(ctx, `/register?error=${code}`);
     const { username, password } = fields;
     if (!isValidUsername(username)) return fail('username');
     if (!isValidPassword(password)) return fail('password');
@@ -32,7 +33,8 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     const retryAfterMs = await registrations.hit(ctx.address, ctx.now);
     if (retryAfterMs > 0) {
       ctx.log.step('limit', 'too many registrations from this address: refused before hashing');
-      if (kind === 'json') return sendJson(ctx, 429, { error: 'too_many_registrations' }, retryAfter(retryAfterMs));
+      if (kind === 'json')
+        return sendJson(ctx, 429, { error: 'too_many_registrations', message: ERROR_MESSAGES.registrations }, retryAfter(retryAfterMs));
       const page = pages.render('register', { theme: themeOf(ctx), session: ctx.session.id !== null, error: 'registrations' });
       return sendHtml(ctx, 429, page, retryAfter(retryAfterMs));
     }
@@ -42,7 +44,7 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     // Checked again after the slow hash: a parallel registration may have won the name.
     if (!(await users.add(user))) return fail('taken', 409);
     ctx.log.step('user', `registered ${username}; password stored as an scrypt hash`);
-    await ctx.session.signIn(user.username, user.generation);
+    await ctx.session.signIn(user.username, user.generation, 'registration');
     return kind === 'json' ? sendJson(ctx, 201, { username }) : redirect(ctx, '/dashboard');
   };
 
@@ -59,7 +61,8 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     if (retryAfterMs > 0) {
       ctx.log.step('throttle', 'too many recent failures for this account or address: refused before hashing');
       const headers = retryAfter(retryAfterMs);
-      if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled' }, headers);
+      const retryAfterSeconds = Number(headers['Retry-After']);
+      if (kind === 'json') return sendJson(ctx, 429, { error: 'throttled', message: throttledMessage(retryAfterSeconds) }, headers);
       return sendHtml(
         ctx,
         429,
@@ -67,6 +70,7 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
           theme: themeOf(ctx),
           session: ctx.session.id !== null,
           error: 'throttled',
+          retryAfterSeconds,
           next: fields.next === undefined ? '' : next,
         }),
         headers,
@@ -78,7 +82,7 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
     if (!ok || user === null) {
       // One answer for "no such user" and "wrong password": no enumeration.
       ctx.log.step('password', 'no match (unknown user or wrong password; both cost one scrypt hash)');
-      if (kind === 'json') return sendJson(ctx, 401, { error: 'invalid_credentials' });
+      if (kind === 'json') return sendJson(ctx, 401, { error: 'invalid_credentials', message: ERROR_MESSAGES.invalid });
       return redirect(ctx, loginPage('invalid', fields.next === undefined ? null : next));
     }
     await throttle.succeeded(username, ctx.address, ctx.now);
@@ -91,8 +95,10 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
   const logout = async (ctx: Context): Promise<void> => {
     // Nothing in the body is needed, but the body rules of readBody (413, 415, 400) hold here too.
     await readBody(ctx.req);
-    await ctx.session.destroy('logout');
-    return wantsJson(ctx.req) ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null) : redirect(ctx, '/login');
+    await ctx.session.destroy('signed-out');
+    return wantsJson(ctx.req)
+      ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null)
+      : redirect(ctx, ctx.session.ended === null ? '/login' : `/login?reason=${ctx.session.ended}`);
   };
 
   return [

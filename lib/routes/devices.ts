@@ -66,9 +66,9 @@ export function deviceRoutes(services: Services): Array<Route<Handler>> {
     const target = isFileId(fileId) ? (await sessionsOf(user, ctx.now)).find((session) => session.fileId === fileId) : undefined;
     if (target === undefined) throw new HttpError(404, 'no_such_session', 'You have no session with that id.');
     if (target.fileId === currentFileId(ctx)) {
-      await ctx.session.destroy('signed out from the devices page');
+      await ctx.session.destroy('signed-out');
     } else {
-      await revokeSession(sessions, target.fileId, 'another-device');
+      await revokeSession(sessions, target.fileId, 'another-device', ctx.now);
       await noteRevoked(ctx, [target], dirLabel);
     }
     send(ctx, 204, { 'Cache-Control': 'no-store' }, null);
@@ -83,7 +83,7 @@ export function deviceRoutes(services: Services): Array<Route<Handler>> {
     await verifyCurrentPassword(ctx, services, user, currentPassword);
     const current = currentFileId(ctx);
     const others = (await sessionsOf(user, ctx.now)).filter((session) => session.fileId !== current);
-    for (const other of others) await revokeSession(sessions, other.fileId, 'another-device');
+    for (const other of others) await revokeSession(sessions, other.fileId, 'another-device', ctx.now);
     await noteRevoked(ctx, others, dirLabel);
     send(ctx, 204, { 'Cache-Control': 'no-store' }, null);
   };

@@ -6,6 +6,7 @@ import { UNKNOWN_DEVICE } from './device.ts';
 import { expiryAt, expiryTimes } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { revokeSession } from './revocation.ts';
+import type { RevocationDeps } from './revocation.ts';
 
 /**
  * `npm run sessions -- COMMAND`: the stored sessions from the terminal,
@@ -139,18 +140,19 @@ class SessionsAdmin {
 
   async revoke(prefix: string): Promise<void> {
     const { fileId } = await this.#resolve(prefix);
-    await revokeSession(this.#revocation(), fileId, 'terminal');
+    await revokeSession(this.#revocation(), fileId, 'terminal', this.#now);
     this.#output.out(`revoked ${fileId.slice(0, FILE_ID_SHOWN)}…: its next request finds no session`);
   }
 
   async revokeUser(username: string): Promise<void> {
     const sessions = await this.#storage.sessions.listByUser(username, this.#now);
-    for (const { fileId } of sessions) await revokeSession(this.#revocation(), fileId, 'terminal');
+    for (const { fileId } of sessions) await revokeSession(this.#revocation(), fileId, 'terminal', this.#now);
     this.#output.out(`revoked ${sessions.length} session(s) of ${username}`);
   }
 
   async sweep(): Promise<void> {
     const started = performance.now();
+    // Expired sessions get their ending note, as with the server's sweeper: the browser is still told why at its next request.
     const report = await this.#storage.sweep(this.#now);
     const ms = (performance.now() - started).toFixed(0);
     this.#output.out(
@@ -181,8 +183,8 @@ class SessionsAdmin {
     return session.record !== null && expiryAt(session.record, this.#now, this.#timeouts) === null;
   }
 
-  #revocation() {
-    return { store: this.#storage.sessions, lock: this.#storage.sessionLocks };
+  #revocation(): RevocationDeps {
+    return { store: this.#storage.sessions, lock: this.#storage.sessionLocks, endings: this.#storage.endings };
   }
 
   /** #place names where the sessions are, for messages: the sessions directory, or the storage STORE names. */

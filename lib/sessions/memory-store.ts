@@ -1,5 +1,5 @@
 import { expiryAt, parseRecord } from './record.ts';
-import type { SessionRecord, Timeouts } from './record.ts';
+import type { Expiry, SessionRecord, Timeouts } from './record.ts';
 import { storageKey } from './session-id.ts';
 import { byCreation } from './store.ts';
 import type { ListedSession, Lookup, SessionStore } from './store.ts';
@@ -68,13 +68,21 @@ export class MemorySessionStore implements SessionStore {
     this.#forget(fileId);
   }
 
-  /** sweep deletes every session over at `now` and returns how many it deleted and how many live ones it kept. */
-  sweep(now: number): { live: number; expired: number } {
+  /**
+   * sweep deletes every session over at `now`, telling `onExpired` of each
+   * that expired, and returns how many it deleted and how many it kept.
+   */
+  sweep(now: number, onExpired: (fileId: string, expiry: Expiry) => void = () => undefined): { live: number; expired: number } {
     let live = 0;
     let expired = 0;
     for (const fileId of [...this.#sessions.keys()]) {
-      if ('record' in this.#lookup(fileId, now)) live += 1;
-      else expired += 1;
+      const lookup = this.#lookup(fileId, now);
+      if ('record' in lookup) {
+        live += 1;
+        continue;
+      }
+      expired += 1;
+      if (lookup.miss.startsWith('expired-')) onExpired(fileId, lookup.miss === 'expired-idle' ? 'idle' : 'absolute');
     }
     return { live, expired };
   }

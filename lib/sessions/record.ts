@@ -21,7 +21,7 @@ export interface SessionData {
  * out of prose. The IDs appear only as prefixes (idPrefix).
  */
 export interface Rotation {
-  /** reason is what replaced the ID: `sign-in` or `password change`. */
+  /** reason is what replaced the ID: `sign-in`, `registration` or `password change` (RotationReason in lib/sessions/session.ts). */
   reason: string;
   from: string;
   to: string;

@@ -3,6 +3,8 @@ import type { Lock } from '../file-lock.ts';
 import { deviceLabel } from './device.ts';
 import { idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord, Timeouts } from './record.ts';
+import { endingOfExpiry } from './endings.ts';
+import type { Ending, EndingNoteStore } from './endings.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
 import { idPrefix, isWellFormedSessionId, newSessionId, storageKey } from './session-id.ts';
 import type { MissReason, SessionStore } from './store.ts';
@@ -67,7 +69,12 @@ export interface SessionDeps {
   where: (fileId: string, shownLength?: number) => string;
   /** writeMethod says how the storage makes a write whole (`Storage.writeMethod`), for the explain log. */
   writeMethod: string;
+  /** endings remember why sessions ended, so a browser still holding an old cookie can be told (lib/sessions/endings.ts). */
+  endings: EndingNoteStore;
 }
+
+/** RotationReason is what replaced a session's ID; registering is signing in for the first time. */
+export type RotationReason = 'sign-in' | 'registration' | 'password change';
 
 /**
  * RequestSession is one request's view of its session: loaded from the
@@ -88,6 +95,7 @@ export class RequestSession {
   #id: string | null = null;
   #record: SessionRecord | null = null;
   #status: SessionStatus = 'none';
+  #ending: Ending | null = null;
   /** #cookieSent: the request carried a session cookie, live or not (a stale one is cleared at logout). */
   #cookieSent = false;
   /** #userAgent is the request's User-Agent, turned into a coarse device label only if a session is created. */
@@ -129,6 +137,7 @@ export class RequestSession {
     const lookup = await deps.store.get(cookieValue, now);
     if ('miss' in lookup) {
       narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[lookup.miss]}`);
+      await session.#learnEnding(cookieValue, lookup.miss);
       return session;
     }
     const { record } = lookup;
@@ -152,6 +161,16 @@ export class RequestSession {
 
   get status(): SessionStatus {
     return this.#status;
+  }
+
+  /**
+   * ended is why the session the request's cookie named is over, when that
+   * is known: it expired on this read, this request ended it, or a note says
+   * how it ended before. Null for a live session, for no cookie, and for an
+   * ID with no note (never issued, replaced at sign-in, or ended long ago).
+   */
+  get ended(): Ending | null {
+    return this.#ending;
   }
 
   /** cookie is how this request's session cookie is named and flagged. */
@@ -196,13 +215,13 @@ export class RequestSession {
    * never does, as Django flushes a session that changes hands. Either way
    * the old ID stops working and its file is deleted.
    */
-  async signIn(user: string, generation: number): Promise<void> {
+  async signIn(user: string, generation: number, reason: 'sign-in' | 'registration' = 'sign-in'): Promise<void> {
     await this.#replace((old) => {
       const carried = old !== null && (old.user === null || old.user === user);
-      const base = carried ? old : newRecord(this.#now, 'created at sign-in');
+      const base = carried ? old : newRecord(this.#now, `created at ${reason}`);
       // The signed-in session is this browser's: labelled by this request, whatever the guest session said.
       return { record: { ...base, createdAt: this.#iso(), user, generation, device: deviceLabel(this.#userAgent) }, carried };
-    }, 'sign-in');
+    }, reason);
   }
 
   /**
@@ -210,7 +229,7 @@ export class RequestSession {
    * user's new password generation (after a password change). The absolute
    * timeout keeps counting from the original start.
    */
-  async renew(generation: number, reason: string): Promise<void> {
+  async renew(generation: number, reason: RotationReason): Promise<void> {
     await this.#replace((old) => {
       if (old === null) throw this.#ended();
       return { record: { ...old, generation }, carried: true };
@@ -218,17 +237,23 @@ export class RequestSession {
   }
 
   /**
-   * destroy deletes the session (logout, or a session whose user's password
-   * changed) and clears the cookie. With no live session there is no file to
-   * delete, but a cookie the request carried is cleared all the same: a
-   * stale one is of no use. Without either it does nothing.
+   * destroy ends the session (logout, or a session whose user's password
+   * changed) and clears the cookie. The note of its ending is written before
+   * the file is deleted, so a request that finds the file gone finds the
+   * note. With no live session there is no file to delete, but a cookie the
+   * request carried is cleared all the same: a stale one is of no use.
+   * Without either it does nothing.
    */
-  async destroy(reason: string): Promise<void> {
+  async destroy(ending: Ending): Promise<void> {
     const id = this.#id;
     if (id === null && !this.#cookieSent) return;
     if (id !== null) {
-      await this.#deps.lock.run(id, () => this.#deps.store.destroy(id));
-      this.#narrate('file', `deleted ${this.#file(id)} (${reason})`);
+      await this.#deps.lock.run(id, async () => {
+        await this.#deps.endings.record(storageKey(id), ending, this.#now);
+        await this.#deps.store.destroy(id);
+      });
+      this.#narrate('file', `deleted ${this.#file(id)} (${ending}); the reason is noted in ${this.#deps.endings.place} for a day`);
+      this.#ending = ending;
     }
     this.#id = null;
     this.#record = null;
@@ -249,6 +274,7 @@ export class RequestSession {
   async #createGuest(note: ChangeNote, change: (data: SessionData) => SessionData): Promise<SessionData> {
     // Filling the disk with guest files: refused past the limits, before anything is written.
     await this.#deps.admission.admitGuest(this.#address, this.#now);
+    if (this.#ending !== null) this.#narrate('session', `the cookie's session had ended (${this.#ending}): this change starts a new guest session`);
     const id = newSessionId();
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
@@ -268,7 +294,7 @@ export class RequestSession {
    * makes the new record from the old one (null when there was none) and
    * says whether the old data was carried over.
    */
-  async #replace(build: (old: SessionRecord | null) => { record: SessionRecord; carried: boolean }, why: string): Promise<void> {
+  async #replace(build: (old: SessionRecord | null) => { record: SessionRecord; carried: boolean }, why: RotationReason): Promise<void> {
     const oldId = this.#id;
     const newId = newSessionId();
     const move = async (): Promise<void> => {
@@ -295,6 +321,23 @@ export class RequestSession {
     await (oldId === null ? move() : this.#deps.lock.run(oldId, move));
     this.#id = newId;
     this.#status = 'rotated';
+  }
+
+  /**
+   * #learnEnding finds out why the cookie's session is gone: an expiry just
+   * found on read (noted now, for the requests that follow), or a note
+   * left when it ended. Only the holder of the ID can ask: the note is named
+   * by its hash.
+   */
+  async #learnEnding(id: string, miss: MissReason): Promise<void> {
+    if (miss === 'expired-idle' || miss === 'expired-absolute') {
+      this.#ending = endingOfExpiry(miss === 'expired-idle' ? 'idle' : 'absolute');
+      await this.#deps.endings.record(storageKey(id), this.#ending, this.#now);
+      return;
+    }
+    if (miss !== 'not-found') return;
+    this.#ending = await this.#deps.endings.find(storageKey(id));
+    if (this.#ending !== null) this.#narrate('session', `a note in ${this.#deps.endings.place} says how it ended: ${this.#ending}`);
   }
 
   /** #touch slides the idle timeout by rewriting lastSeenAt, at most once per touch interval. */

@@ -3,8 +3,8 @@ import { errorCode, nodeFileSystem, READ_NO_FOLLOW } from '../file-system.ts';
 import { isLockFileStale, removeStaleLock } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
 import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
-import { isExpired, parseRecord } from './record.ts';
-import type { Timeouts } from './record.ts';
+import { expiryAt, parseRecord } from './record.ts';
+import type { Expiry, Timeouts } from './record.ts';
 import { UserIndex } from './user-index.ts';
 import type { SweepReport } from '../storage/storage.ts';
 
@@ -42,6 +42,12 @@ export interface SweepOptions {
   timeouts: Timeouts;
   fs?: FileSystem;
   concurrency?: number;
+  /**
+   * noteExpiry hears of each expired session just before its file is
+   * deleted, with the file's storage key (its name without `.json`), so the
+   * reason can outlive the file (lib/sessions/endings.ts).
+   */
+  noteExpiry?: (key: string, expiry: Expiry, now: number) => Promise<unknown>;
 }
 
 /**
@@ -145,8 +151,10 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
   }
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
   if (record !== null) {
-    if (isExpired(record, options.now, options.timeouts)) return 'expired';
-    return record.user === null ? 'live' : { user: record.user };
+    const expiry = expiryAt(record, options.now, options.timeouts);
+    if (expiry === null) return record.user === null ? 'live' : { user: record.user };
+    await options.noteExpiry?.(name.slice(0, -'.json'.length), expiry, options.now);
+    return 'expired';
   }
   // Unreadable as a session: keep it for a while for whoever wants to look,
   // but not for ever; no live session can be older than the absolute timeout.

@@ -1,4 +1,4 @@
-import { mkdir, chmod, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, readdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileCounterStore } from '../auth/counters.ts';
 import { FAILURE_WINDOW_MS } from '../auth/throttle.ts';
@@ -8,6 +8,7 @@ import { FileLock } from '../file-lock.ts';
 import { errorCode, nodeFileSystem, READ_NO_FOLLOW, tempPathFor } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
 import { ADDRESS_LIMIT_WINDOW_MS } from '../rate-limit.ts';
+import { EndingNotes, endingOfExpiry } from '../sessions/endings.ts';
 import { FileSessionStore, MAX_SESSION_FILE_BYTES, SESSION_FILE_PATTERN, SESSIONS_DIR_MODE } from '../sessions/file-store.ts';
 import { parseRecord } from '../sessions/record.ts';
 import type { Timeouts } from '../sessions/record.ts';
@@ -30,8 +31,9 @@ export interface FilesStorageOptions {
  * directories shares it: a JSON file per session in SESSIONS_DIR (named by
  * the SHA-256 of its ID) with the per-user index in its `users/` folder,
  * the accounts in USERS_FILE, the sign-in counters in `throttle/` beside
- * it, and a lock file beside a session while it is changed. The sweeper
- * deletes what expired and what a crash left behind.
+ * it, a lock file beside a session while it is changed, and a note of why
+ * each session ended in `ended/` for a day. The sweeper deletes what
+ * expired and what a crash left behind.
  */
 export class FilesStorage implements Storage {
   readonly kind = 'files';
@@ -39,6 +41,7 @@ export class FilesStorage implements Storage {
   readonly accounts: UserFileStore;
   readonly counters: FileCounterStore;
   readonly sessionLocks: FileLock;
+  readonly endings: EndingNotes;
   #options: FilesStorageOptions;
   #dirLabel: string;
 
@@ -58,6 +61,7 @@ export class FilesStorage implements Storage {
       retainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS),
     });
     this.sessionLocks = new FileLock({ dir: options.sessionsDir });
+    this.endings = new EndingNotes({ sessionsDir: options.sessionsDir, fs: options.fs });
   }
 
   /**
@@ -99,19 +103,25 @@ export class FilesStorage implements Storage {
 
   async sweep(now: number): Promise<SweepReport> {
     const { sessionsDir, timeouts, fs } = this.#options;
-    const files = await sweep({ dir: sessionsDir, now, timeouts, fs });
-    let counters = 0;
+    const files = await sweep({
+      dir: sessionsDir,
+      now,
+      timeouts,
+      fs,
+      // The browser of a session deleted here is still told why at its next request.
+      noteExpiry: (key, expiry, at) => this.endings.record(key, endingOfExpiry(expiry), at),
+    });
+    let others = 0;
     let failed = files.failed;
-    try {
-      counters = await this.counters.sweep(now);
-    } catch {
-      // The sessions' count still stands; the counters are tried again at the next pass.
-      failed += 1;
+    // The sessions' count stands even when another part's clean-up fails; that part is tried again at the next pass.
+    for (const part of await Promise.allSettled([this.counters.sweep(now), this.endings.sweep(now)])) {
+      if (part.status === 'fulfilled') others += part.value;
+      else failed += 1;
     }
     return {
       live: files.live,
       expired: files.expired,
-      leftovers: files.staleTemps + files.indexAdded + files.indexDropped + counters,
+      leftovers: files.staleTemps + files.indexAdded + files.indexDropped + others,
       failed,
     };
   }
@@ -121,7 +131,20 @@ export class FilesStorage implements Storage {
   }
 }
 
-/** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */
+/**
+ * tightenDataDir makes the directory of USERS_FILE private (0700), as a
+ * fresh one is created, when it holds only what Cloakroom keeps there (a
+ * clone's `data/` arrives 0755). A directory that also holds anything else
+ * (USERS_FILE=./users.json in a project folder) is someone else's: left alone.
+ */
+async function tightenDataDir(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const ours = (name: string): boolean =>
+    name === path.basename(file) || name === 'throttle' || name === '.gitkeep' || name === '.gitignore' || /^\..*\.tmp$|\.lock$/.test(name);
+  if ((await readdir(dir)).every(ours)) await chmod(dir, DATA_DIR_MODE);
+}
+
+/** throttleDirOf is where the counters (sign-in failures, registrations, guest sessions) live: `throttle/` beside USERS_FILE. */
 export function throttleDirOf(usersFile: string): string {
   return path.join(path.dirname(usersFile), 'throttle');
 }
@@ -157,6 +180,7 @@ async function proveWritable(dir: string): Promise<void> {
 async function openUsers(file: string): Promise<UserFileStore> {
   try {
     await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
+    await tightenDataDir(file);
     await proveWritable(path.dirname(file));
   } catch (error) {
     throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);

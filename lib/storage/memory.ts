@@ -1,5 +1,6 @@
 import { MemoryCounterStore } from '../auth/counters.ts';
 import { MemoryAccountStore } from '../auth/memory-accounts.ts';
+import { MemoryEndingNotes, endingOfExpiry } from '../sessions/endings.ts';
 import { KeyedLock } from '../sessions/lock.ts';
 import { MemorySessionStore } from '../sessions/memory-store.ts';
 import { parseRecord } from '../sessions/record.ts';
@@ -19,6 +20,7 @@ export class MemoryStorage implements Storage {
   readonly accounts = new MemoryAccountStore();
   readonly counters = new MemoryCounterStore();
   readonly sessionLocks = new KeyedLock();
+  readonly endings = new MemoryEndingNotes();
 
   constructor(timeouts: Timeouts) {
     this.sessions = new MemorySessionStore(timeouts);
@@ -39,8 +41,8 @@ export class MemoryStorage implements Storage {
   }
 
   async sweep(now: number): Promise<SweepReport> {
-    const { live, expired } = this.sessions.sweep(now);
-    return { live, expired, leftovers: 0, failed: 0 };
+    const { live, expired } = this.sessions.sweep(now, (fileId, expiry) => void this.endings.record(fileId, endingOfExpiry(expiry), now));
+    return { live, expired, leftovers: this.endings.sweep(now), failed: 0 };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { CounterStore } from '../auth/counters.ts';
 import type { AccountStore } from '../auth/users.ts';
 import type { Lock } from '../file-lock.ts';
+import type { EndingNoteStore } from '../sessions/endings.ts';
 import type { SessionRecord } from '../sessions/record.ts';
 import type { SessionStore } from '../sessions/store.ts';
 
@@ -25,7 +26,7 @@ export interface SweepReport {
   live: number;
   /** expired: sessions deleted because they were over, or unreadable and old. */
   expired: number;
-  /** leftovers: what a crash left behind and the pass removed (temp files, dead locks, stale counters, index entries). */
+  /** leftovers: what a crash or time left behind and the pass removed (temp files, dead locks, stale counters, index entries, old ending notes). */
   leftovers: number;
   /** failed: entries that could not be examined or removed; the next pass tries again. */
   failed: number;
@@ -70,6 +71,8 @@ export interface Storage {
    * across every process that shares this storage.
    */
   readonly sessionLocks: Lock;
+  /** endings: why each session ended, kept a day, so a browser still holding its cookie can be told. */
+  readonly endings: EndingNoteStore;
   /**
    * writeMethod says in a few words how a write is made whole, for the
    * explain log: "temp file, then rename", "SET … XX KEEPTTL", ….
@@ -90,8 +93,8 @@ export interface Storage {
    */
   all(): AsyncIterable<StoredSession>;
   /**
-   * sweep makes one clean-up pass at `now`: deletes expired sessions and
-   * what a crash left behind. A storage that expires records by itself
+   * sweep makes one clean-up pass at `now`: deletes expired sessions (each
+   * with its ending note) and what a crash or time left behind. A storage that expires records by itself
    * (Redis keys have a TTL) only counts what it holds. Throws only when
    * the storage cannot be reached at all; a pass that fails is retried at
    * the next interval.

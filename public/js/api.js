@@ -26,6 +26,7 @@
  * @property {string} id  The first 6 characters of the ID and an ellipsis.
  * @property {string} file
  * @property {string | null} user
+ * @property {number | null} generation  The account's password generation the session signed in under; null for a guest.
  * @property {string} serverTime
  * @property {string} createdAt
  * @property {string} lastSeenAt
@@ -128,7 +129,7 @@ const GENERIC_MESSAGES = {
  * describeFailure turns a failed ApiResult into a sentence for the page.
  * @param {ApiResult} result
  * @param {Record<number, string>} [messages]  Wording for this form, by status;
- *   it wins over the server's own `error` text, which wins over a generic one.
+ *   it wins over the server's own `message`, which wins over a generic one.
  * @returns {string}
  */
 export function describeFailure(result, messages = {}) {
@@ -139,8 +140,8 @@ export function describeFailure(result, messages = {}) {
   }
   const own = messages[result.status];
   if (own !== undefined) return own;
-  const body = /** @type {{error?: unknown} | null} */ (result.body);
-  if (typeof body?.error === 'string' && body.error !== '') return body.error;
+  const body = /** @type {{message?: unknown} | null} */ (result.body);
+  if (typeof body?.message === 'string' && body.message !== '') return body.message;
   return GENERIC_MESSAGES[result.status] ?? `Something went wrong (HTTP ${result.status}).`;
 }
 

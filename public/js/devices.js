@@ -6,6 +6,7 @@
 
 import { api, describeFailure } from './api.js';
 import { $, reporter } from './dom.js';
+import { createSessionWatch, endingFrom401 } from './session-ended.js';
 import { showTime } from './time.js';
 
 /**
@@ -24,10 +25,22 @@ const FILE_ID_SHOWN = 16;
 
 const listReport = reporter('sessions');
 const othersReport = reporter('revoke-others');
+const watch = createSessionWatch({
+  onEnd() {
+    $('revoke-others-fields', HTMLFieldSetElement).disabled = true;
+  },
+});
 
-function showSignedOut() {
-  $('signed-out-notice').hidden = false;
-  $('revoke-others-fields', HTMLFieldSetElement).disabled = true;
+/**
+ * A 401 means this session ended under the page (signed out from another
+ * device, perhaps): the watch says which way and why, and hides the lists.
+ * @param {import('./api.js').ApiResult} result
+ * @returns {boolean}  Whether it was a 401.
+ */
+function endedIf401(result) {
+  if (result.status !== 401) return false;
+  watch.end(endingFrom401(result.body));
+  return true;
 }
 
 /**
@@ -83,7 +96,7 @@ function sessionItem(session) {
 
 async function refresh() {
   const result = await api('/api/sessions');
-  if (result.status === 401) return showSignedOut();
+  if (endedIf401(result)) return;
   if (result.status !== 200) return listReport.failure(describeFailure(result));
   const { sessions } = /** @type {{ sessions: DeviceSession[] }} */ (result.body);
   $('sessions-list').replaceChildren(...sessions.map(sessionItem));
@@ -100,8 +113,7 @@ async function revokeOne(session, button) {
   if (result.status === 204 || result.status === 404) {
     // 404: it had ended already (expired, or signed out elsewhere); either way it is gone.
     listReport.success(`${session.device} is signed out. Its next request will find no session.`);
-  } else {
-    if (result.status === 401) showSignedOut();
+  } else if (!endedIf401(result)) {
     listReport.failure(describeFailure(result));
     button.disabled = false;
   }
@@ -121,7 +133,7 @@ $('revoke-others-form').addEventListener('submit', async (event) => {
     await refresh();
     return;
   }
-  if (result.status === 401) showSignedOut();
+  if (endedIf401(result)) return;
   othersReport.failure(describeFailure(result, { 403: 'That is not your current password, so nothing was signed out.' }));
 });
 

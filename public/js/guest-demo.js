@@ -13,8 +13,10 @@ import { plural } from './time.js';
 
 /**
  * setUpGuestDemo wires the widget already present in the page.
- * @param {{onChange: () => void}} options  Called after every change the
- *   server accepted, so the page can fetch /api/session once more.
+ * @param {{onChange: (answer: unknown, what: string) => void}} options  Called
+ *   after every change the server accepted, with its answer and what was
+ *   kept ("The item you added"), so the page can check the answer for an
+ *   ended session and fetch /api/session once more.
  * @returns {{render: (data: import('./api.js').SessionData | null) => void}}  Shows the
  *   cart from a fetched session; null means there is no session yet.
  */
@@ -37,9 +39,17 @@ export function setUpGuestDemo({ onChange }) {
   }
 
   function showCart() {
-    const items = cart.map((item) => {
+    const items = cart.map((item, index) => {
       const li = document.createElement('li');
-      li.textContent = item;
+      const text = document.createElement('span');
+      text.textContent = item;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'cart-remove';
+      remove.textContent = '×';
+      remove.setAttribute('aria-label', `Remove “${item}”`);
+      remove.addEventListener('click', () => removeItem(index, item));
+      li.append(text, remove);
       return li;
     });
     $('cart-list').replaceChildren(...items);
@@ -60,6 +70,7 @@ export function setUpGuestDemo({ onChange }) {
     addButton.disabled = busy || cart.length >= maxItems;
     clearButton.disabled = busy || cart.length === 0;
     for (const button of themeButtons) button.disabled = busy;
+    for (const button of all('.cart-remove', HTMLButtonElement)) button.disabled = busy;
   }
 
   /** @param {string} message */
@@ -83,17 +94,20 @@ export function setUpGuestDemo({ onChange }) {
    * @param {{method: string, body?: unknown}} options
    * @param {Record<number, string>} failureMessages
    * @param {(body: T) => void} onSuccess
+   * @param {string} what  What the change kept, for onChange.
    */
-  async function send(path, options, failureMessages, onSuccess) {
+  async function send(path, options, failureMessages, onSuccess, what) {
     busy = true;
     updateButtons();
     const result = await api(path, options);
     busy = false;
     if (result.status === 200) {
       onSuccess(/** @type {T} */ (result.body));
-      onChange();
+      onChange(result.body, what);
     } else {
       complain(describeFailure(result, failureMessages));
+      // 409: the session changed under this page (another tab, or it ended); show it as it is now.
+      if (result.status === 409) onChange(result.body, what);
     }
     updateButtons();
   }
@@ -106,31 +120,69 @@ export function setUpGuestDemo({ onChange }) {
       input.focus();
       return;
     }
-    send('/api/cart', { method: 'POST', body: { item } }, {}, (/** @type {{cart: string[]}} */ body) => {
-      cart = body.cart;
-      showCart();
-      input.value = '';
-      input.focus();
-      say(`Added “${item}” to the cart in your session.`);
-    });
+    send(
+      '/api/cart',
+      { method: 'POST', body: { item } },
+      {},
+      (/** @type {{cart: string[]}} */ body) => {
+        cart = body.cart;
+        showCart();
+        input.value = '';
+        input.focus();
+        say(`Added “${item}” to the cart in your session.`);
+      },
+      'The item you added',
+    );
   });
 
+  /**
+   * removeItem removes one item, named by its place and its text, so a cart
+   * changed meanwhile in another tab loses nothing it should keep (409).
+   * @param {number} index
+   * @param {string} item
+   */
+  function removeItem(index, item) {
+    send(
+      '/api/cart/remove',
+      { method: 'POST', body: { index, item } },
+      { 409: 'The cart changed in another tab, so nothing was removed. Here it is as it is now.' },
+      (/** @type {{cart: string[]}} */ body) => {
+        cart = body.cart;
+        showCart();
+        say(`Removed “${item}” from the cart in your session.`);
+      },
+      'The change',
+    );
+  }
+
   clearButton.addEventListener('click', () => {
-    send('/api/cart', { method: 'DELETE' }, {}, (/** @type {{cart: string[]}} */ body) => {
-      cart = body.cart;
-      showCart();
-      say('The cart is empty again.');
-    });
+    send(
+      '/api/cart',
+      { method: 'DELETE' },
+      {},
+      (/** @type {{cart: string[]}} */ body) => {
+        cart = body.cart;
+        showCart();
+        say('The cart is empty again.');
+      },
+      'The change',
+    );
   });
 
   for (const button of themeButtons) {
     button.addEventListener('click', () => {
       const theme = button.dataset.themeChoice;
-      send('/api/preferences', { method: 'PUT', body: { theme } }, {}, (/** @type {{theme: import('./theme.js').Theme}} */ body) => {
-        applyTheme(body.theme);
-        showThemeChoice();
-        say(`Theme saved in your session: ${body.theme}.`);
-      });
+      send(
+        '/api/preferences',
+        { method: 'PUT', body: { theme } },
+        {},
+        (/** @type {{theme: import('./theme.js').Theme}} */ body) => {
+          applyTheme(body.theme);
+          showThemeChoice();
+          say(`Theme saved in your session: ${body.theme}.`);
+        },
+        'Your theme choice',
+      );
     });
   }
 

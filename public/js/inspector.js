@@ -10,9 +10,18 @@ import { formatCountdown, formatDuration, plural, serverClockOffset, showTime } 
 
 const MS_PER_SECOND = 1000;
 const EXPIRED_TEXT = 'expired — your next request will be treated as signed out';
-const ENDED_TEXT = 'not reached: the session has already ended';
-/** The reason /api/session gives for the ID replacement at sign-in. */
-const SIGN_IN = 'sign-in';
+const MOOT_TEXT = 'never reached: the other deadline came first and ended the session';
+/**
+ * How the inspector words each reason /api/session gives for an ID
+ * replacement (`rotations[].reason`); the server records `sign-in`,
+ * `registration` and `password change`.
+ * @type {Record<string, string>}
+ */
+const ROTATION_CAUSES = {
+  'sign-in': 'When you signed in',
+  registration: 'When you registered (which signs you in)',
+  'password change': 'When you changed your password',
+};
 
 /**
  * What each cookie attribute means for the person using the page, by value.
@@ -24,7 +33,7 @@ const EXPLAIN = {
     false: 'scripts on the page can read it',
   },
   sameSite: {
-    Lax: 'sent when you follow a link here from another site, but not with another site’s form posts, images or background requests',
+    Lax: 'sent when you follow a link here from another site, but not with another site’s form posts, images or background requests. A “site” is the registrable domain: another port on 127.0.0.1 is the same site, so this alone does not stop a page there',
     Strict: 'never sent with a request that another site started',
     None: 'sent with requests from other sites too',
   },
@@ -59,10 +68,13 @@ export function createInspector() {
     $('inspector-empty').hidden = hasSession;
     if (!hasSession) {
       $('rotation-callout').hidden = true;
+      const { reason, message } = /** @type {{reason?: string, message?: string} | null} */ (result.body) ?? {};
       $('inspector-empty').textContent =
-        result.status === 401
-          ? 'No session: your browser sent no session cookie, or the session it named has ended. The server keeps nothing for you.'
-          : `Could not load the session. ${describeFailure(result)}`;
+        result.status !== 401
+          ? `Could not load the session. ${describeFailure(result)}`
+          : reason === undefined
+            ? 'No session: your browser sent no session cookie, or the session it named has ended. The server keeps nothing for you.'
+            : `No session. ${message ?? ''} The server keeps nothing for you now.`;
       return;
     }
 
@@ -119,6 +131,7 @@ function showDocumentCookie(cookieName) {
 function showServerSide(session) {
   $('session-file').textContent = session.file;
   $('session-user').textContent = session.user ?? 'nobody yet: a guest session';
+  showGeneration(session);
   showTime($('session-created', HTMLTimeElement), session.createdAt);
   showTime($('session-last-seen', HTMLTimeElement), session.lastSeenAt);
   showTime($('session-idle-expires', HTMLTimeElement), session.idleExpiresAt);
@@ -127,7 +140,9 @@ function showServerSide(session) {
     `Every request with the cookie counts as use. The server moves “last seen” forward, at most once every ` +
     `${formatDuration(session.touchIntervalSeconds)} to save disk writes, and the idle expiry is ` +
     `${formatDuration(session.idleTimeoutSeconds)} after it. The absolute expiry, ` +
-    `${formatDuration(session.absoluteTimeoutSeconds)} after the session began, never moves.`;
+    `${formatDuration(session.absoluteTimeoutSeconds)} after the session began, never moves. ` +
+    `Both are worked out from the server's settings at every request, not stored in the file: restart the server with a ` +
+    `shorter timeout and a session already idle for longer than that ends at once (the sweeper deletes it at start-up).`;
 
   // Built as text, so nothing from the file can ever become markup.
   $('session-stored').textContent = JSON.stringify(session.stored, null, 2);
@@ -145,19 +160,43 @@ function showServerSide(session) {
 }
 
 /**
- * When the ID was replaced at sign-in and the data is still here, say so:
- * that is the session-fixation defence, made visible.
+ * The password generation: which version of the account's password this
+ * session signed in under, and what moves it.
+ * @param {SessionView} session
+ */
+function showGeneration(session) {
+  const { generation } = session;
+  $('session-generation').textContent = generation === null ? 'none' : String(generation);
+  const changes = (session.rotations ?? []).filter(({ reason }) => reason === 'password change').length;
+  $('session-generation-why').textContent =
+    generation === null
+      ? 'A guest session belongs to no account, so no password generation applies.'
+      : (changes > 0
+          ? `Raised to ${generation} when you changed your password here. Every other session of yours still holding an older number was ended at its next request. `
+          : generation === 0
+            ? 'The account’s password has not been changed since it was registered. '
+            : `The account’s password has been changed ${plural(generation, 'time')} so far. `) +
+        'Each password change raises the account’s generation by one; a session whose number is older than the account’s ends at its next request, so one number revokes every other session at once.';
+}
+
+/**
+ * When the ID has been replaced and the data is still here, say so: that is
+ * the session-fixation defence, made visible. The latest replacement is the
+ * one the Value row shows, so that is the one described, with its cause.
  * @param {SessionView} session
  */
 function showRotation(session) {
-  const rotation = (session.rotations ?? []).find(({ reason }) => reason === SIGN_IN);
+  const rotations = session.rotations ?? [];
+  const rotation = rotations.at(-1);
   $('rotation-callout').hidden = rotation === undefined;
   if (rotation === undefined) return;
 
   const { cart, theme } = session.data;
+  const cause = ROTATION_CAUSES[rotation.reason] ?? `At ${rotation.reason}`;
+  const earlier = rotations.length > 1 ? ` This session’s ID has been replaced ${plural(rotations.length, 'time')} in all.` : '';
   $('rotation-text').textContent =
-    `When you signed in, the server gave this session a new ID (was ${rotation.from}, now ${rotation.to}) and threw the old one away. ` +
-    `Your cart (${plural(cart.length, 'item')}) and theme (${theme ?? 'not chosen'}) came along unchanged.`;
+    `${cause}, the server gave this session a new ID (was ${rotation.from}, now ${rotation.to}) and threw the old one away. ` +
+    `Your cart (${plural(cart.length, 'item')}) and theme (${theme ?? 'not chosen'}) came along unchanged.${earlier}`;
 }
 
 /**
@@ -181,7 +220,7 @@ function startCountdowns(session, offset, onEnded) {
       element.classList.toggle('is-expired', expired);
       element.classList.toggle('is-moot', ended && !expired);
       if (expired) element.textContent = EXPIRED_TEXT;
-      else if (ended) element.textContent = ENDED_TEXT;
+      else if (ended) element.textContent = MOOT_TEXT;
       else element.textContent = `${formatCountdown(endsAt - serverNow)} left`;
     }
     if (ended) onEnded();

@@ -68,4 +68,23 @@ function code(text, id) {
   return element;
 }
 
+/**
+ * A failed sign-in comes back as this page with an error, and the browser
+ * has forgotten what was typed: the username is kept for that one trip, in
+ * this tab's sessionStorage (never the password, and never in the URL).
+ */
+function keepUsername() {
+  const KEY = 'cloakroom.login-username';
+  const input = $('login-username', HTMLInputElement);
+  const failed = document.getElementById('page-error') !== null;
+  const kept = sessionStorage.getItem(KEY);
+  sessionStorage.removeItem(KEY);
+  if (failed && kept !== null && input.value === '') {
+    input.value = kept;
+    $('login-password').focus();
+  }
+  $('login-form', HTMLFormElement).addEventListener('submit', () => sessionStorage.setItem(KEY, input.value));
+}
+
+keepUsername();
 showSessionStatus();

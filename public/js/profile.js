@@ -4,6 +4,9 @@
 
 import { api, describeFailure } from './api.js';
 import { $, reporter } from './dom.js';
+import { createSessionWatch, endingFrom401 } from './session-ended.js';
+
+const watch = createSessionWatch();
 
 /** @param {import('./api.js').Account} me */
 function showAccount(me) {
@@ -12,16 +15,20 @@ function showAccount(me) {
   $('profile-line').hidden = false;
 }
 
-function showSignedOut() {
-  $('profile-line').hidden = true;
-  $('signed-out-notice').hidden = false;
+/**
+ * A 401 means the session ended under this page: say which way and why.
+ * @param {import('./api.js').ApiResult} result
+ */
+function endIf401(result) {
+  if (result.status === 401) watch.end(endingFrom401(result.body));
 }
 
 async function loadAccount() {
   const result = await api('/api/me');
-  if (result.status === 401) return showSignedOut();
+  endIf401(result);
   if (result.status !== 200) return;
   const me = /** @type {import('./api.js').Account} */ (result.body);
+  watch.expect(me.username);
   showAccount(me);
   $('display-name-input', HTMLInputElement).value = me.displayName;
   $('password-username', HTMLInputElement).value = me.username;
@@ -57,7 +64,7 @@ $('display-name-form').addEventListener('submit', async (event) => {
     displayName.success(`Saved. You are now “${me.displayName}” in every session.`);
     return;
   }
-  if (result.status === 401) showSignedOut();
+  endIf401(result);
   displayName.failure(describeFailure(result, { 400: 'A display name must be 1–64 characters.' }));
 });
 
@@ -81,7 +88,7 @@ $('password-form').addEventListener('submit', async (event) => {
     password.success('Password changed. Every other session of yours has ended; this one carries on with a new session ID.');
     return;
   }
-  if (result.status === 401) showSignedOut();
+  endIf401(result);
   password.failure(
     describeFailure(result, {
       403: 'That is not your current password, so nothing was changed.',

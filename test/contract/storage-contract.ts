@@ -177,6 +177,27 @@ export function storageContract(name: string, open: OpenStorage, differences: re
       });
     });
 
+    describe('ending notes', () => {
+      it('keeps why a session ended under its file id, and says nothing for one that never ended', async (t) => {
+        const { storage } = await fresh(t);
+        const fileId = storageKey(newSessionId());
+        assert.equal(await storage.endings.find(fileId), null);
+        assert.equal(await storage.endings.record(fileId, 'signed-out', T0), true);
+        assert.equal(await storage.endings.find(fileId), 'signed-out');
+        await storage.endings.record(fileId, 'revoked', T0 + 1);
+        assert.equal(await storage.endings.find(fileId), 'revoked', 'a later note replaces the earlier one');
+        assert.ok(storage.endings.place.length > 0);
+      });
+
+      it('notes the ending of each session its sweep finds expired', async (t) => {
+        const { storage } = await fresh(t);
+        const id = newSessionId();
+        await storage.sessions.create(id, newRecord(T0, 'created as guest'));
+        await storage.sweep(T0 + 35 * MINUTE);
+        assert.equal(await storage.endings.find(storageKey(id)), 'idle-timeout');
+      });
+    });
+
     describe('the storage itself', () => {
       it('walks every stored session with its file id, size and record', async (t) => {
         const { storage } = await fresh(t);

@@ -4,7 +4,8 @@ import { startTestServer } from '../support/server.ts';
 import { browserSkip, openPage, PASSWORD, signUp, unlabelledControls, watchForProblems } from './browser.ts';
 
 // The devices page in headless Chromium: two browsers signed in as one
-// user, one ends the other, and the other finds out at its next request.
+// user, one ends the other, and the other finds out at its next request,
+// told that it was signed out from another device.
 
 describe('Your devices in a real browser', () => {
   it('signs in on two browsers, signs one out from the other, and tells the signed-out one', { skip: browserSkip }, async (t) => {
@@ -38,11 +39,15 @@ describe('Your devices in a real browser', () => {
     await phone.locator('#sessions-list li').nth(1).waitFor({ state: 'detached' });
     assert.deepEqual(await phone.locator('#sessions-list li strong').allTextContents(), ['Safari on iOS (this device)']);
 
-    // The laptop still shows its dashboard; its next request to the server finds no session.
+    // The laptop still shows its dashboard; its next request to the server finds no session, and says why.
     await laptop.click('#inspector-refresh');
-    await laptop.locator('#signed-out-notice').waitFor();
+    await laptop.locator('#session-ended').waitFor();
+    assert.equal(await laptop.locator('#session-ended-title').textContent(), 'You were signed out from another device');
+    assert.match((await laptop.locator('#session-ended-why').textContent()) ?? '', /ended this one on its devices page/);
+    assert.equal(await laptop.locator('form[action="/logout"]').isVisible(), false, 'nothing signed-in is left on the page');
     await laptop.reload();
-    await laptop.waitForURL(`${server.url}/login?next=%2Fdashboard`);
+    await laptop.waitForURL(`${server.url}/login?next=%2Fdashboard&reason=revoked`);
+    assert.match((await laptop.locator('#page-notice').textContent()) ?? '', /^You were signed out from another device/);
 
     assert.deepEqual([...problems.consoleErrors, ...problems.pageErrors, ...(await problems.readCspViolations())], []);
   });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HasherBusyError, PasswordHasher } from '../../lib/auth/passwords.ts';
-import { ERROR_MESSAGES } from '../../lib/pages.ts';
+import { ERROR_MESSAGES, throttledMessage } from '../../lib/pages.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
@@ -98,7 +98,7 @@ describe('POST /register', () => {
       const jsonBrowser = server.client();
       const json = await jsonBrowser.json('POST', '/register', c.fields);
       assert.equal(json.status, 400);
-      assert.deepEqual(json.json, { error: c.code });
+      assert.deepEqual(json.json, { error: c.code, message: ERROR_MESSAGES[c.code] });
       assert.equal(formBrowser.sid, undefined);
       assert.equal(jsonBrowser.sid, undefined);
       assert.deepEqual(await sessionFiles(server.dirs.sessionsDir), []);
@@ -117,7 +117,7 @@ describe('POST /register', () => {
     for (const username of ['alice', 'ALICE', 'Alice']) {
       const reply = await server.client().json('POST', '/register', { username, password: 'another password' });
       assert.equal(reply.status, 409, username);
-      assert.deepEqual(reply.json, { error: 'taken' });
+      assert.deepEqual(reply.json, { error: 'taken', message: ERROR_MESSAGES.taken });
     }
     const login = await server.client().json('POST', '/login', { username: 'alice', password: PASSWORD });
     assert.equal(login.status, 200);
@@ -279,7 +279,7 @@ describe('POST /login', () => {
     const form = await browser.form('/login', { username: 'alice', password: PASSWORD, next: '/profile' });
     assert.equal(form.status, 429);
     assert.ok(Number(form.headers.get('retry-after')) > 0);
-    assert.ok(form.text.includes(ERROR_MESSAGES.throttled!));
+    assert.ok(form.text.includes(throttledMessage(Number(form.headers.get('retry-after')))));
     assert.match(form.text, /name="next" value="\/profile"/);
     assert.equal(browser.sid, undefined);
   });
@@ -314,7 +314,7 @@ describe('POST /logout', () => {
     const id = browser.sid!;
     const reply = await browser.form('/logout', {});
     assert.equal(reply.status, 303);
-    assert.equal(reply.headers.get('location'), '/login');
+    assert.equal(reply.headers.get('location'), '/login?reason=signed-out');
     assert.equal(reply.headers.get('cache-control'), 'no-store');
     const cleared = reply.headers.get('set-cookie') ?? '';
     assert.match(cleared, /^sid=;/);

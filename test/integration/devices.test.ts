@@ -154,7 +154,7 @@ describe('DELETE /api/sessions/:id', () => {
 
     const next = await laptop.get('/api/me');
     assert.equal(next.status, 401);
-    assert.equal((await laptop.get('/dashboard')).headers.get('location'), '/login?next=%2Fdashboard');
+    assert.equal((await laptop.get('/dashboard')).headers.get('location'), '/login?next=%2Fdashboard&reason=revoked');
     assert.deepEqual(await ids(phone), [fileIdOf(phone)]);
     assert.equal(await lastEvent(phone), `signed out Firefox on Linux (file ${fileIdOf(laptop).slice(0, 16)}…) from this device`);
   });
@@ -261,7 +261,9 @@ describe('GET /devices', () => {
     const page = await laptop.get('/devices');
     assert.equal(page.status, 200);
     assert.match(page.text, /<h1 id="devices-title">Your devices<\/h1>/);
-    for (const other of ['/dashboard', '/profile']) assert.match((await laptop.get(other)).text, /<a href="\/devices">Devices<\/a>/, other);
+    for (const other of ['/dashboard', '/profile']) {
+      assert.match((await laptop.get(other)).text, /<a href="\/devices"[^>]*>Devices<\/a>/, other);
+    }
   });
 });
 
@@ -324,6 +326,55 @@ describe('the per-user index', () => {
     await rm(path.join(server.dirs.sessionsDir, `${fileIdOf(laptop)}.json`));
     assert.deepEqual(await ids(phone), [fileIdOf(phone)]);
     assert.deepEqual(await markers(server, 'alice'), [fileIdOf(phone)], 'listing dropped the stale marker');
+  });
+});
+
+describe('the revoked browser is told why', () => {
+  /** assertSignedOutElsewhere checks what `client`, whose session was revoked, is told at its next requests: the API, then a page. */
+  async function assertSignedOutElsewhere(client: Client): Promise<void> {
+    const me = await client.get('/api/me');
+    assert.equal(me.status, 401);
+    assert.equal(bodyOf(me).reason, 'revoked');
+    assert.match(String(bodyOf(me).message), /^You were signed out from another device/);
+    const page = await client.get('/dashboard');
+    assert.equal(page.headers.get('location'), '/login?next=%2Fdashboard&reason=revoked');
+    const login = await client.get(page.headers.get('location') ?? '');
+    assert.match(
+      login.text,
+      /<p id="page-notice" class="notice" role="status">You were signed out from another device: .* Sign in to see \/dashboard\.<\/p>/,
+    );
+  }
+
+  it('after "Sign out" on the devices page: its next request is a 401 with the reason, its next page the login page saying it', async (t) => {
+    const { laptop, phone } = await aliceOnTwoDevices(t);
+    assert.equal((await phone.json('DELETE', `/api/sessions/${fileIdOf(laptop)}`)).status, 204);
+    await assertSignedOutElsewhere(laptop);
+  });
+
+  it('after "sign out everywhere else"', async (t) => {
+    const { laptop, phone } = await aliceOnTwoDevices(t);
+    assert.equal((await phone.json('POST', '/api/sessions/revoke-others', { currentPassword: PASSWORD })).status, 204);
+    await assertSignedOutElsewhere(laptop);
+    assert.equal((await phone.get('/api/me')).status, 200, 'the session that did it carries on');
+  });
+
+  it('but signing out this device from its own list is an ordinary sign-out', async (t) => {
+    const { server, phone } = await aliceOnTwoDevices(t);
+    // Another tab of the same browser: it holds the same cookie, so it can be told afterwards.
+    const copy = server.client();
+    for (const [name, value] of phone.cookies) copy.cookies.set(name, value);
+    assert.equal((await phone.json('DELETE', `/api/sessions/${fileIdOf(phone)}`)).status, 204);
+    assert.equal(bodyOf(await copy.get('/api/me')).reason, 'signed-out');
+  });
+
+  it("narrates in the revoked browser's explain log how its session ended", async (t) => {
+    const blocks: string[] = [];
+    const logger = new Logger({ mode: 'explain', write: (text) => blocks.push(text), color: false });
+    const { laptop, phone } = await aliceOnTwoDevices(t, logger);
+    await phone.json('DELETE', `/api/sessions/${fileIdOf(laptop)}`);
+    blocks.length = 0;
+    await laptop.get('/api/me');
+    assert.match(blocks.join('\n'), /session +a note in sessions\/ended\/ says how it ended: revoked/);
   });
 });
 

@@ -75,7 +75,7 @@ describe('GET /login and GET /register', () => {
     for (const code of ['%3Cscript%3Ealert(1)%3C%2Fscript%3E', 'toString', '__proto__']) {
       const reply = await server.client().get(`/login?error=${code}`);
       assert.equal(reply.status, 200, code);
-      assert.doesNotMatch(reply.text, /<p class="form-error" role="alert">|<script>alert/, code);
+      assert.doesNotMatch(reply.text, /<p id="page-error" class="form-error" role="alert">|<script>alert/, code);
     }
   });
 

@@ -8,7 +8,7 @@ import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { PASSWORD, register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
 import { fakeClock, T0 } from '../support/clock.ts';
-import { sessionFiles } from '../support/files.ts';
+import { entriesBesideNotes, sessionFiles } from '../support/files.ts';
 import { parseJsonObject, readSessionFile, sessionView } from '../support/json.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
 import type { Cleanup, TestServer } from '../support/server.ts';
@@ -301,7 +301,7 @@ describe('timeouts', () => {
     });
     await startTestServer(t, { sessionsDir }, { clock: () => T0 + SECOND, logger });
     assert.match(await report, /^sweeper: 1 expired session\(s\) and 0 leftover\(s\) deleted in \d+ ms \(1 live, 0 failed\)$/);
-    assert.deepEqual((await readdir(sessionsDir)).sort(), [path.basename(live)]);
+    assert.deepEqual(await entriesBesideNotes(sessionsDir), [path.basename(live)]);
   });
 });
 

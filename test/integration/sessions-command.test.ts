@@ -13,6 +13,7 @@ import { PASSWORD, register } from '../support/client.ts';
 import type { Client } from '../support/client.ts';
 import { fakeClock, T0 } from '../support/clock.ts';
 import type { FakeClock } from '../support/clock.ts';
+import { bodyOf } from '../support/json.ts';
 import { serverEnv } from '../support/process.ts';
 import { startTestServer } from '../support/server.ts';
 import type { TestServer } from '../support/server.ts';
@@ -145,7 +146,9 @@ describe('npm run sessions -- revoke and revoke-user', () => {
     const { code, out } = await run(s, 'revoke', `${fileIdOf(s.alice).slice(0, 12)}…`);
     assert.equal(code, 0);
     assert.deepEqual(out, [`revoked ${fileIdOf(s.alice).slice(0, 12)}…: its next request finds no session`]);
-    assert.equal((await s.alice.get('/api/me')).status, 401);
+    const next = await s.alice.get('/api/me');
+    assert.equal(next.status, 401);
+    assert.equal(bodyOf(next).reason, 'revoked', 'the revoked browser is told it was signed out from elsewhere');
     assert.equal((await s.aliceAgain.get('/api/me')).status, 200);
   });
 
@@ -171,6 +174,7 @@ describe('npm run sessions -- sweep and stats', () => {
     // Expired: alice's two sessions (idle 30 minutes) and the guest (idle past GUEST_IDLE_TIMEOUT, 10 minutes here).
     // Leftovers: the orphan's missing index entry added, and alice's two entries dropped with her sessions.
     assert.match(out[0] ?? '', /: 2 live kept, 3 expired deleted, 3 leftovers \(.*\) cleaned, 0 failed$/);
+    assert.equal(bodyOf(await s.alice.get('/api/me')).reason, 'idle-timeout', 'each expiry swept here is noted, as the server does');
   });
 
   it('stats counts sessions, guests and users, their size, and names the oldest', async (t) => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import type { Client, Reply } from '../support/client.ts';
-import { gate, hookedFs } from '../support/files.ts';
+import { entriesBesideNotes, gate, hookedFs } from '../support/files.ts';
 import type { Gate } from '../support/files.ts';
 import { bodyOf, cartOf, parseJsonObject, readSessionFile, sessionView } from '../support/json.ts';
 import { answerOf, RawExchange } from '../support/raw-http.ts';
@@ -120,7 +120,7 @@ describe('many requests on one session', () => {
     assert.equal((await oldCookie.get('/api/me')).status, 401);
     assert.equal((await oldCookie.get('/api/session')).status, 401);
     // Whatever the late requests created is a new guest session: nobody is signed in, and the old cart is not back.
-    for (const name of await readdir(server.dirs.sessionsDir)) {
+    for (const name of await entriesBesideNotes(server.dirs.sessionsDir)) {
       const record = await readSessionFile(path.join(server.dirs.sessionsDir, name));
       assert.equal(record.user, null, `${name} must be a guest session`);
       assert.equal(record.data.cart.includes('before-logout'), false);
@@ -155,7 +155,7 @@ describe('many requests on one session', () => {
     assert.equal(answer.status, 409);
     assert.equal(parseJsonObject(answer.body).error, 'session_ended');
     assert.equal(answer.headers.get('set-cookie'), null);
-    assert.deepEqual(await readdir(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
+    assert.deepEqual(await entriesBesideNotes(server.dirs.sessionsDir), [], 'no session file may be written or recreated');
   });
 
   it(

@@ -10,7 +10,7 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { register } from '../support/client.ts';
 import type { Reply } from '../support/client.ts';
-import { hookedFs, pathsOf, systemError } from '../support/files.ts';
+import { entriesBesideNotes, hookedFs, pathsOf, systemError } from '../support/files.ts';
 import type { FsOperation } from '../support/files.ts';
 import { bodyOf, cartOf, readSessionFile, sessionView } from '../support/json.ts';
 import { startTestServer } from '../support/server.ts';
@@ -194,7 +194,7 @@ describe('a failing disk', () => {
     state.on = false;
 
     assert.equal(browser.sid, guestId);
-    assert.deepEqual(await readdir(server.dirs.sessionsDir), [`${storageKey(guestId)}.json`]);
+    assert.deepEqual(await entriesBesideNotes(server.dirs.sessionsDir), [`${storageKey(guestId)}.json`]);
     const login = await browser.json('POST', '/login', { username: 'faulty', password: 'correct horse battery' });
     assert.equal(login.status, 200);
     assert.deepEqual(sessionView(await browser.get('/api/session')).data.cart, ['guest-item']);
@@ -213,7 +213,7 @@ describe('a failing disk', () => {
     assert.equal(browser.sid, sid, 'the cookie is not cleared while the session still exists');
     assert.equal((await browser.get('/api/me')).status, 200);
     assert.equal((await browser.json('POST', '/logout')).status, 204);
-    assert.deepEqual(await readdir(server.dirs.sessionsDir), []);
+    assert.deepEqual(await entriesBesideNotes(server.dirs.sessionsDir), []);
   });
 });
 

@@ -12,7 +12,7 @@ import { storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, SWEEP_CONCURRENCY } from '../../lib/sessions/sweeper.ts';
 import { USER_INDEX_DIR } from '../../lib/sessions/user-index.ts';
 import { register } from '../support/client.ts';
-import { hookedFs } from '../support/files.ts';
+import { entriesBesideNotes, hookedFs } from '../support/files.ts';
 import { makeDirs, startTestServer } from '../support/server.ts';
 
 const SESSIONS = 5_000;
@@ -222,7 +222,7 @@ describe('the sweeper at scale', () => {
     assert.ok(latencies.length >= 1, 'at least one request must be answered while the sweep runs');
     assert.deepEqual(new Set(statuses), new Set([200]));
     assert.deepEqual(
-      (await readdir(server.dirs.sessionsDir)).sort(),
+      await entriesBesideNotes(server.dirs.sessionsDir),
       [`${storageKey(browser.sid!)}.json`, USER_INDEX_DIR],
       'every expired file is gone; the live one stays, with the user index that lists it',
     );

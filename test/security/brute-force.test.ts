@@ -52,7 +52,7 @@ describe('brute force: guessing is throttled per account and per address, and ha
     const locked = await login(server, 'alice', PASSWORD);
     assert.equal(locked.status, 429);
     assert.equal(retryAfterSeconds(locked), WINDOW_SECONDS);
-    assert.deepEqual(locked.json, { error: 'throttled' });
+    assert.deepEqual(locked.json, { error: 'throttled', message: 'Too many failed sign-in attempts. Please try again in 15 minutes.' });
     assert.deepEqual(locked.headers.getSetCookie(), [], 'no session for a locked account');
     const form = await server.client().form('/login', { username: 'alice', password: PASSWORD });
     assert.equal(form.status, 429, 'an HTML form is locked out too');

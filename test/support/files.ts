@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { nodeFileSystem } from '../../lib/file-system.ts';
 import type { FileSystem } from '../../lib/file-system.ts';
+import { ENDING_NOTES_DIR } from '../../lib/sessions/endings.ts';
 import { SESSION_FILE_PATTERN } from '../../lib/sessions/file-store.ts';
 
 /** sessionFileName is where the server keeps `id`: the hex SHA-256 of the ID, never the ID. */
@@ -144,6 +145,15 @@ export function pathsOf(operation: FsOperation, args: readonly unknown[]): strin
 /** sessionFiles lists the session files in `dir` (`<64 hex>.json`), leaving out temp files and anything else. */
 export async function sessionFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => SESSION_FILE_PATTERN.test(name)).sort();
+}
+
+/**
+ * entriesBesideNotes lists every entry of a sessions directory, sorted (temp
+ * files and strays included), except the `ended/` folder where the notes of
+ * ended sessions are kept (lib/sessions/endings.ts).
+ */
+export async function entriesBesideNotes(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name !== ENDING_NOTES_DIR).sort();
 }
 
 /** dirEntries lists every entry of `dir`, sorted: temp files and strays included. */

@@ -50,3 +50,38 @@ describe('README.md stays true to the tree', async () => {
     assert.deepEqual(unmapped.sort(), [], 'lib/ files the file map does not mention');
   });
 });
+
+describe('README.md and docs/ stand alone', async () => {
+  const readme = await readFile(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const docs = (await readdir(path.join(REPO_ROOT, 'docs'))).filter((name) => name.endsWith('.md'));
+
+  it('links from docs/*.md only to files that exist, and the README links to each of them', async () => {
+    const missing: string[] = [];
+    for (const doc of docs) {
+      const text = await readFile(path.join(REPO_ROOT, 'docs', doc), 'utf8');
+      for (const target of new Set(linkTargets(text))) {
+        if (target === '' || /^[a-z]+:/.test(target)) continue;
+        if (!(await exists(path.join('docs', target)))) missing.push(`${doc} → ${target}`);
+      }
+      assert.ok(linkTargets(readme).includes(`docs/${doc}`), `the README links to docs/${doc}`);
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('cites no contract document, issue number or commit hash', async () => {
+    for (const [name, text] of [
+      ['README.md', readme],
+      ...(await Promise.all(docs.map(async (doc) => [doc, await readFile(path.join(REPO_ROOT, 'docs', doc), 'utf8')]))),
+    ]) {
+      assert.doesNotMatch(text!, /SPEC\.md|\bissue #?\d+|\b[Cc]ommit [0-9a-f]{7,40}\b/, name);
+    }
+  });
+
+  it('starts with how to start, stop and reset, before any deep dive', () => {
+    const start = readme.indexOf('\n## Start, stop, start afresh\n');
+    assert.ok(start !== -1 && start < readme.indexOf('\n## Try it with curl\n'));
+    for (const command of ['npm start', 'Ctrl-C', 'npm run reset'])
+      assert.ok(section(readme, 'Start, stop, start afresh').includes(command), command);
+    assert.match(section(readme, 'Try it with curl'), /```sh\nnpm run reset\n/, 'the walkthrough starts from a clean slate');
+  });
+});

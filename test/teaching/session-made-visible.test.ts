@@ -143,11 +143,15 @@ describe('the event list and the guest → sign-in carry-over', () => {
     assert.equal(view.user, 'bob');
     assert.deepEqual(
       view.events.map((event: { event: string }) => event.event),
-      ['created as guest', 'theme set to dark', `ID replaced at sign-in (was ${guestId.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`],
+      [
+        'created as guest',
+        'theme set to dark',
+        `ID replaced at registration (was ${guestId.slice(0, 6)}…, now ${browser.sid!.slice(0, 6)}…)`,
+      ],
     );
     assert.deepEqual(
       view.rotations.map(({ reason, from, to }: { reason: string; from: string; to: string }) => ({ reason, from, to })),
-      [{ reason: 'sign-in', from: `${guestId.slice(0, 6)}…`, to: `${browser.sid!.slice(0, 6)}…` }],
+      [{ reason: 'registration', from: `${guestId.slice(0, 6)}…`, to: `${browser.sid!.slice(0, 6)}…` }],
       'the inspector gets the replacement as data, not only as a sentence',
     );
     assert.equal((await server.client().request('GET', '/api/session', undefined, { Cookie: `sid=${guestId}` })).status, 401);

@@ -32,7 +32,7 @@ describe('Pages', () => {
     const pages = await pagesFrom(t);
     assert.equal(
       pages.render('login', { theme: 'dark', session: true, error: 'invalid', next: '/profile' }),
-      `<html data-theme="dark" data-session="yes"><p class="form-error" role="alert">${ERROR_MESSAGES.invalid}</p><input name="next" value="/profile"><i id="login">dark</i></html>`,
+      `<html data-theme="dark" data-session="yes"><p id="page-error" class="form-error" role="alert">${ERROR_MESSAGES.invalid}</p><input name="next" value="/profile"><i id="login">dark</i></html>`,
     );
   });
 
