@@ -30,8 +30,8 @@ const SKIP_REASON = `${REDIS_SERVER_PATH} not found: install Redis (apt-get inst
  */
 export const redisSkip: string | false = existsSync(REDIS_SERVER_PATH) || process.env[REQUIRE_REDIS_VARIABLE] === '1' ? false : SKIP_REASON;
 
-/** READY is the line redis-server prints once it accepts connections. */
-const READY = /Ready to accept connections/;
+/** READY is what redis-server prints once it accepts connections. */
+const READY = 'Ready to accept connections';
 /** A server that has not said it is ready in this long will not. */
 const START_DEADLINE_MS = 10_000;
 
@@ -43,12 +43,14 @@ export interface Teardown {
 export interface RedisOptions {
   /** args are added to the command line: `--requirepass`, `--user …` (an ACL user), any other setting. */
   args?: string[];
+  /** tls makes the server speak only TLS, with this certificate and key (PEM files); its url is then `rediss://`. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** RedisServer is a redis-server of one test, on 127.0.0.1 at a free port, with faults to order. */
 export interface RedisServer {
   port: number;
-  /** url is `redis://127.0.0.1:<port>`, without credentials. */
+  /** url is `redis://127.0.0.1:<port>` (`rediss://` with TLS), without credentials. */
   url: string;
   pid(): number;
   /** kill ends the server with SIGKILL, as a crash would, and waits until it is gone. */
@@ -70,7 +72,22 @@ export async function startRedis(t: Teardown, options: RedisOptions = {}): Promi
   if (!existsSync(REDIS_SERVER_PATH)) throw new Error(`${SKIP_REASON} (Redis is required here)`);
   const dir = await mkdtemp(path.join(tmpdir(), 'cloakroom-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])];
+  const listen =
+    options.tls === undefined
+      ? ['--port', String(port)]
+      : [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          options.tls.certFile,
+          '--tls-key-file',
+          options.tls.keyFile,
+          '--tls-auth-clients',
+          'no',
+        ];
+  const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...(options.args ?? [])];
   let child = await launch(args);
   t.after(async () => {
     await stop(child);
@@ -78,7 +95,7 @@ export async function startRedis(t: Teardown, options: RedisOptions = {}): Promi
   });
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'redis' : 'rediss'}://127.0.0.1:${port}`,
     pid: () => child.pid ?? -1,
     kill: () => stop(child),
     pause: () => child.kill('SIGSTOP'),
@@ -136,15 +153,15 @@ function launch(args: string[]): Promise<ChildProcess> {
     }, START_DEADLINE_MS);
     const onOutput = (chunk: Buffer): void => {
       output += chunk.toString('utf8');
-      if (!READY.test(output)) return;
+      if (!output.includes(READY)) return;
       clearTimeout(deadline);
-      child.stdout?.off('data', onOutput);
+      child.stdout.off('data', onOutput);
       // Drained from now on, so a chatty server never blocks on a full pipe.
-      child.stdout?.resume();
+      child.stdout.resume();
       resolve(child);
     };
-    child.stdout?.on('data', onOutput);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.once('error', (error) => {
       clearTimeout(deadline);
       reject(error);

@@ -49,7 +49,7 @@ describe('Redis stores', { skip: redisSkip }, () => {
       const id = newSessionId();
       await store.create(id, newRecord(T0, 'created as guest'));
       assert.deepEqual(await client.call(['KEYS', '*']), [`cloakroom:session:${storageKey(id)}`]);
-      assert.ok(!String(await client.call(['GET', `cloakroom:session:${storageKey(id)}`])).includes(id));
+      assert.ok(!((await client.call(['GET', `cloakroom:session:${storageKey(id)}`])) as string).includes(id));
       const ttl = Number(await client.call(['PTTL', `cloakroom:session:${storageKey(id)}`]));
       // A guest's idle deadline (30 minutes here) comes long before the absolute one; the clock stands at T0.
       assert.ok(ttl > CONTRACT_TIMEOUTS.idleMs - MINUTE && ttl <= CONTRACT_TIMEOUTS.idleMs, `TTL ${ttl}`);
@@ -184,7 +184,9 @@ describe('Redis stores', { skip: redisSkip }, () => {
       const b = new RedisAccountStore(await fixture().connect());
       await a.add(account('alice'));
       await Promise.all(
-        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).update('alice', (current) => ({ ...current, generation: current.generation + 1 }))),
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? a : b).update('alice', (current) => ({ ...current, generation: current.generation + 1 })),
+        ),
       );
       assert.equal((await b.find('alice'))?.generation, 20);
     });

@@ -44,7 +44,8 @@ export function parseRedisAddress(text: string): RedisAddress {
   } catch {
     throw new RedisAddressError('not a URL (expected redis://[user:password@]host:port[/db])');
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new RedisAddressError(`${url.protocol}// is not redis:// or rediss://`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new RedisAddressError(`${url.protocol}// is not redis:// or rediss://`);
   if (url.hostname === '') throw new RedisAddressError('no host');
   if (url.search !== '' || url.hash !== '') throw new RedisAddressError('no query or fragment is understood');
   const path = DB_PATH.exec(url.pathname);

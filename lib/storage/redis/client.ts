@@ -101,8 +101,8 @@ export class RedisClient {
     } catch (error) {
       await client.close();
       const cause = error instanceof StoreError ? error.cause : error;
-      const reason = cause instanceof RedisReplyError ? `Redis at ${address.label} refused PING: ${cause.message}` : String((cause as Error).message);
-      throw new Error(reason, { cause });
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      throw new Error(cause instanceof RedisReplyError ? `Redis at ${address.label} refused PING: ${detail}` : detail, { cause: error });
     }
     return client;
   }
@@ -191,16 +191,22 @@ export class RedisClient {
     const steps: Array<{ args: string[]; refused: string }> = [];
     if (password !== null) steps.push({ args: username === null ? ['AUTH', password] : ['AUTH', username, password], refused: 'AUTH' });
     if (db !== 0) steps.push({ args: ['SELECT', String(db)], refused: `SELECT ${db}` });
-    const replies = steps.map(
-      ({ args, refused }) =>
-        new Promise<void>((resolve, reject) => {
-          const pending: Pending = { name: args[0] ?? '', wire: encodeCommand(args), resolve: () => resolve(), reject, timer: undefined, done: false };
-          pending.timer = setTimeout(() => this.#timedOut(pending), this.#timeoutMs);
-          this.#write(pending);
-        }).catch((error: unknown) => {
-          const cause = error instanceof StoreError ? error.cause : error;
-          throw cause instanceof RedisReplyError ? new Error(`Redis at ${label} refused ${refused}: ${cause.message}`) : cause;
-        }),
+    const replies = steps.map(({ args, refused }) =>
+      new Promise<void>((resolve, reject) => {
+        const pending: Pending = {
+          name: args[0] ?? '',
+          wire: encodeCommand(args),
+          resolve: () => resolve(),
+          reject,
+          timer: undefined,
+          done: false,
+        };
+        pending.timer = setTimeout(() => this.#timedOut(pending), this.#timeoutMs);
+        this.#write(pending);
+      }).catch((error: unknown) => {
+        const cause = error instanceof StoreError ? error.cause : error;
+        throw cause instanceof RedisReplyError ? new Error(`Redis at ${label} refused ${refused}: ${cause.message}`) : cause;
+      }),
     );
     Promise.all(replies).then(
       () => this.#connected(socket),

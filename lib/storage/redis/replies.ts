@@ -19,14 +19,14 @@ export function integer(reply: RespValue, command: string): number {
 
 /** list is an array reply of bulk strings, null members included (MGET of missing keys). */
 export function list(reply: RespValue, command: string): Array<string | null> {
-  if (Array.isArray(reply) && reply.every((item) => item === null || typeof item === 'string')) return reply as Array<string | null>;
+  if (Array.isArray(reply) && reply.every((item) => item === null || typeof item === 'string')) return reply;
   return unexpected(reply, command);
 }
 
 /** scanPage is a SCAN reply: the cursor for the next call ("0" when done) and the keys of this page. */
 export function scanPage(reply: RespValue): { cursor: string; keys: string[] } {
   if (Array.isArray(reply) && typeof reply[0] === 'string' && Array.isArray(reply[1]) && reply[1].every((key) => typeof key === 'string')) {
-    return { cursor: reply[0], keys: reply[1] as string[] };
+    return { cursor: reply[0], keys: reply[1] };
   }
   return unexpected(reply, 'SCAN');
 }

@@ -95,7 +95,8 @@ export class RespParser {
       if (this.#awaiting.kind === 'bulk') {
         const { length } = this.#awaiting;
         if (data.length - at < length + 2) return at;
-        if (data[at + length] !== CR || data[at + length + 1] !== LF) throw new RespProtocolError('a bulk string is longer than its length');
+        if (data[at + length] !== CR || data[at + length + 1] !== LF)
+          throw new RespProtocolError('a bulk string is longer than its length');
         this.#awaiting = { kind: 'header' };
         this.#complete(data.toString('utf8', at, at + length));
         at += length + 2;

@@ -112,8 +112,10 @@ export class RedisSessionStore implements SessionStore {
     if (await this.#write(CREATE, fileId, record)) return;
     // Something already sits under this brand-new ID: only an unreadable leftover may be replaced.
     const leftover = await this.#read(fileId);
-    if (leftover !== null && readRecord(leftover) !== null) throw new StoreError('create', new Error('a session is already stored under this ID'));
-    if (!(await this.#write(CREATE, fileId, record, leftover))) throw new StoreError('create', new Error('the key changed while the session was created'));
+    if (leftover !== null && readRecord(leftover) !== null)
+      throw new StoreError('create', new Error('a session is already stored under this ID'));
+    if (!(await this.#write(CREATE, fileId, record, leftover)))
+      throw new StoreError('create', new Error('the key changed while the session was created'));
   }
 
   async update(id: string, record: SessionRecord): Promise<boolean> {
