@@ -59,14 +59,8 @@ if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[1]) end
 return 1`,
 );
 
-/** MIN_TTL_MS: a record written when its deadline has already passed by the store's clock lives one millisecond. */
+/** MIN_TTL_MS: a record written after its deadline (only a test does that) lives one millisecond. */
 const MIN_TTL_MS = 1;
-
-export interface RedisSessionStoreOptions {
-  timeouts: Timeouts;
-  /** clock is the time the TTLs count from; the app's clock. */
-  clock?: () => number;
-}
 
 /**
  * RedisSessionStore keeps each session as one string key holding its
@@ -76,6 +70,11 @@ export interface RedisSessionStoreOptions {
  * the record and the caller's clock, as every store does, so a session
  * never outlives its deadline by the time Redis takes to notice.
  *
+ * The TTL is counted from the record's own `lastSeenAt`, which every write
+ * sets to the moment of writing, not from this host's clock: it is never
+ * shorter than the session's real life, however far the clocks of the
+ * hosts sharing the Redis drift apart.
+ *
  * Signed-in sessions are indexed by user in a sorted set per user, scored
  * by each session's deadline; the scripts above keep record and index
  * together, and listByUser drops members whose deadline has passed or
@@ -84,12 +83,10 @@ export interface RedisSessionStoreOptions {
 export class RedisSessionStore implements SessionStore {
   #client: RedisClient;
   #timeouts: Timeouts;
-  #clock: () => number;
 
-  constructor(client: RedisClient, options: RedisSessionStoreOptions) {
+  constructor(client: RedisClient, timeouts: Timeouts) {
     this.#client = client;
-    this.#timeouts = options.timeouts;
-    this.#clock = options.clock ?? Date.now;
+    this.#timeouts = timeouts;
   }
 
   async get(id: string, now: number): Promise<Lookup> {
@@ -170,7 +167,7 @@ export class RedisSessionStore implements SessionStore {
   async #write(script: Script, fileId: string, record: SessionRecord, leftover?: string | null): Promise<boolean> {
     const { idle, absolute } = expiryTimes(record, this.#timeouts);
     const deadline = Math.ceil(Math.min(idle, absolute));
-    const ttl = Math.max(MIN_TTL_MS, deadline - this.#clock());
+    const ttl = Math.max(MIN_TTL_MS, deadline - Date.parse(record.lastSeenAt));
     const index = record.user === null ? [] : [keys.userSessions(record.user)];
     const args = [JSON.stringify(record), String(ttl), fileId, String(deadline)];
     if (leftover !== undefined && leftover !== null) args.push(leftover);

@@ -6,7 +6,7 @@ import { RedisClient } from './client.ts';
 import type { RedisClientOptions } from './client.ts';
 import { RedisCounterStore } from './counter-store.ts';
 import { RedisEndingNotes } from './ending-notes.ts';
-import { fileIdOf, keys, SESSION_KEYS, shortKey, USER_SESSIONS_KEYS } from './keys.ts';
+import { fileIdOf, keys, SESSION_KEYS, USER_SESSIONS_KEYS } from './keys.ts';
 import { RedisLock } from './lock.ts';
 import { integer, list, scanPage } from './replies.ts';
 import { readRecord, RedisSessionStore } from './session-store.ts';
@@ -16,11 +16,6 @@ const SCAN_COUNT = 1000;
 
 export interface RedisStorageOptions extends RedisClientOptions {
   timeouts: Timeouts;
-  /** clock is the app's clock, which session TTLs and lock waits count from. */
-  clock?: () => number;
-  /** lockLeaseMs and lockMaxWaitMs tune the session lock (lib/storage/redis/lock.ts). */
-  lockLeaseMs?: number;
-  lockMaxWaitMs?: number;
 }
 
 /**
@@ -51,19 +46,23 @@ export class RedisStorage implements Storage {
 
   constructor(client: RedisClient, options: RedisStorageOptions) {
     this.#client = client;
-    const clock = options.clock ?? Date.now;
-    this.sessions = new RedisSessionStore(client, { timeouts: options.timeouts, clock });
+    this.sessions = new RedisSessionStore(client, options.timeouts);
     this.accounts = new RedisAccountStore(client);
     this.counters = new RedisCounterStore(client);
-    this.sessionLocks = new RedisLock(client, { clock, leaseMs: options.lockLeaseMs, maxWaitMs: options.lockMaxWaitMs });
+    this.sessionLocks = new RedisLock(client);
     this.endings = new RedisEndingNotes(client);
   }
 
+  readonly writeMethod = 'one Lua script: SET with NX or XX, PX to the deadline, and the user index';
+
+  where(fileId: string, shownLength?: number): string {
+    return `redis key ${keys.session(shownLength === undefined ? fileId : `${fileId.slice(0, shownLength)}…`)}`;
+  }
+
   async view(fileId: string): Promise<StoredView> {
-    const key = keys.session(fileId);
     // PTTL answers -2 for no such key and -1 for a key without a TTL.
-    const ttl = integer(await this.#client.call(['PTTL', key]), 'PTTL');
-    return { where: `redis key ${shortKey(key)}`, ttlMs: ttl >= 0 ? ttl : null };
+    const ttl = integer(await this.#client.call(['PTTL', keys.session(fileId)]), 'PTTL');
+    return { where: this.where(fileId), ttlMs: ttl >= 0 ? ttl : null };
   }
 
   async *all(): AsyncIterable<StoredSession> {
