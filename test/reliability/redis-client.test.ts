@@ -230,7 +230,8 @@ describe('RedisClient against a real redis-server', { skip: redisSkip }, () => {
 
     it('after SIGKILL: fails fast while Redis is down, refuses past its queue, and resumes by itself after a restart', async (t) => {
       const server = await startRedis(t);
-      const client = await open(t, server.url, { maxQueue: 5 });
+      const logged: string[] = [];
+      const client = await open(t, server.url, { maxQueue: 5, log: (line) => logged.push(line) });
       const script = new Script('echo', 'return ARGV[1]');
       assert.equal(await script.run(client, [], ['before']), 'before');
       await server.kill();
@@ -248,6 +249,10 @@ describe('RedisClient against a real redis-server', { skip: redisSkip }, () => {
       assert.equal(await untilItWorks(() => client.call(['PING'])), 'PONG');
       // A restarted Redis has forgotten every script: the client sends it again by itself.
       assert.equal(await script.run(client, [], ['after']), 'after');
+      // The server log hears of the loss and of the return once each, however many attempts failed between.
+      assert.equal(logged.length, 2);
+      assert.match(logged[0] ?? '', /^redis: lost the connection to Redis at 127\.0\.0\.1:\d+: .*; reconnecting$/);
+      assert.match(logged[1] ?? '', /^redis: connected to Redis at 127\.0\.0\.1:\d+ again$/);
     });
 
     it('closes a connection that sends garbage, fails the commands on it with StoreError, and reconnects', async (t) => {

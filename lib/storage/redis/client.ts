@@ -218,7 +218,7 @@ export class RedisClient {
     if (socket !== this.#socket || this.#closed) return;
     this.#ready = true;
     this.#failures = 0;
-    if (this.#reportedDown) this.#log(`redis: connected to ${this.#address.label} again`);
+    if (this.#reportedDown) this.#log(`redis: connected to Redis at ${this.#address.label} again`);
     this.#reportedDown = false;
     for (const pending of this.#waiting.splice(0)) this.#write(pending);
   }
