@@ -12,6 +12,10 @@ import { parseRedisAddress } from '../../lib/storage/redis/address.ts';
 import { DEFAULT_COMMAND_TIMEOUT_MS, MAX_RECONNECT_DELAY_MS, RedisClient, RedisReplyError } from '../../lib/storage/redis/client.ts';
 import type { RedisClientOptions } from '../../lib/storage/redis/client.ts';
 import { Script } from '../../lib/storage/redis/script.ts';
+import { RedisSessionStore } from '../../lib/storage/redis/session-store.ts';
+import { newSessionId } from '../../lib/sessions/session-id.ts';
+import { T0 } from '../support/clock.ts';
+import { CONTRACT_TIMEOUTS } from '../unit/session-store-contract.ts';
 import { redisSkip, startRedis } from '../support/redis.ts';
 
 /** Rejections nobody handled, anywhere in this file: the client must leave none, whatever the server does. */
@@ -265,6 +269,12 @@ describe('RedisClient against a real redis-server', { skip: redisSkip }, () => {
       const reasons = await Promise.all([failureOf(client.call(['GET', 'a'])), failureOf(client.call(['GET', 'b']))]);
       for (const reason of reasons) assert.match(reason, /not a Redis reply: unknown type byte 0x21/);
       assert.equal(await untilItWorks(() => client.call(['PING'])), 'PONG');
+    });
+
+    it('turns a reply of a type the command never answers with into a StoreError, never a wrong answer', async (t) => {
+      const url = await fakeRedis(t, (_, command) => (command === 1 ? '+PONG\r\n' : ':42\r\n'));
+      const store = new RedisSessionStore(await open(t, url), CONTRACT_TIMEOUTS);
+      assert.match(await failureOf(store.get(newSessionId(), T0)), /unexpected reply to GET: number/);
     });
 
     it('writes every command without waiting for the replies before it', async (t) => {

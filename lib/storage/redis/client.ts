@@ -107,11 +107,6 @@ export class RedisClient {
     return client;
   }
 
-  /** label names the server, without credentials. */
-  get label(): string {
-    return this.#address.label;
-  }
-
   /**
    * call sends one command and resolves with its reply; an error reply,
    * a timeout or a lost connection rejects with StoreError. It adds the
