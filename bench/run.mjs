@@ -16,7 +16,7 @@
 //   BENCH_RETRIES         extra tries for a measurement disturbed by other work on the server's core (2)
 //   BENCH_TOUCH_DURATION  seconds of load in the touch-counting scenario (10)
 //   BENCH_SWEEP_FILES     session files for the sweeper scenario, and other sessions for the devices scenario (100000)
-//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices
+//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices,redis
 //   BENCH_LOADGEN         "autocannon" to use the fallback even when wrk exists
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,8 +33,9 @@ import * as sweep from './scenarios/sweep.mjs';
 import * as signIn from './scenarios/sign-in.mjs';
 import * as workers from './scenarios/workers.mjs';
 import * as devices from './scenarios/devices.mjs';
+import * as redis from './scenarios/redis.mjs';
 
-const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices };
+const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices, redis };
 
 function numberFromEnv(name, fallback, { allowZero = false } = {}) {
   const raw = process.env[name];
@@ -109,7 +110,9 @@ async function main() {
     ...machine(),
     node: process.version,
     commit: gitDescription(),
-    versions: Object.fromEntries(['express', 'express-session', 'session-file-store'].map((name) => [name, packageVersion(name)])),
+    versions: Object.fromEntries(
+      ['express', 'express-session', 'session-file-store', 'connect-redis', 'redis'].map((name) => [name, packageVersion(name)]),
+    ),
     loadGenerator:
       generator.name === 'wrk' ? `wrk ${generator.version}, 1 thread` : `autocannon ${generator.version} (fallback: ${generator.reason})`,
     pinning: canPin

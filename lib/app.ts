@@ -95,6 +95,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const storage = await openStorage(config, {
     fs: options.fs,
     onCorrupt: (where, reason) => logger.warn(`session file ${where} is unreadable (${reason}): treated as no session`),
+    log: (line) => logger.warn(line),
   });
   const { sessions: store, counters, sessionLocks } = storage;
   const publicDir = options.publicDir ?? PUBLIC_DIR;

@@ -17,6 +17,7 @@ export const TARGETS = {
   rssMb: 100,
   signInP99Ms: 20,
   devicesP99Ms: 20,
+  vsConnectRedis: 2,
 };
 
 const verdict = (ok) => (ok ? '**PASS**' : '**MISS**');
@@ -46,6 +47,7 @@ export function buildReport(meta, results) {
     ['sign-in', signInSection],
     ['workers', workersSection],
     ['devices', devicesSection],
+    ['redis', redisSection],
   ]) {
     const result = results[name];
     if (result === undefined) continue;
@@ -81,7 +83,7 @@ function machineTable(meta) {
     `| machine | ${meta.nproc} cores (${meta.cpuModel}), ${meta.memoryGb.toFixed(1)} GB memory, Linux ${meta.kernel} |`,
     `| Node | ${meta.node} |`,
     `| Cloakroom | commit ${meta.commit} |`,
-    `| peers | express ${meta.versions.express}, express-session ${meta.versions['express-session']}, session-file-store ${meta.versions['session-file-store']} |`,
+    `| peers | express ${meta.versions.express}, express-session ${meta.versions['express-session']}, session-file-store ${meta.versions['session-file-store']}, connect-redis ${meta.versions['connect-redis']}, redis ${meta.versions.redis} |`,
     `| load generator | ${meta.loadGenerator} |`,
     `| pinning | ${meta.pinning} |`,
     `| load | ${meta.connections} connections; ${meta.seconds} s per measurement after ${meta.warmup} s of warm-up; ${meta.rounds} round(s), servers fresh per round and interleaved; up to ${meta.retries} extra tries for a measurement disturbed by other work on the server\'s core |`,
@@ -418,6 +420,45 @@ function devicesSection(r) {
         `${ms(r.load.p99Ms)} ms at ${int(r.load.rps)} req/s, non-2xx ${r.load.non2xx}`,
         verdict(r.load.p99Ms <= TARGETS.devicesP99Ms && r.load.non2xx === 0),
       ],
+    ],
+    text: text.join('\n'),
+  };
+}
+
+function redisSection({ rows }) {
+  const text = ['## 8. Sessions in Redis: Cloakroom against connect-redis', ''];
+  text.push(
+    "Signed-in GET /api/me, every session in one redis-server (on the load generator's core, emptied between servers): Cloakroom with STORE=redis and its own client, against express 5 + express-session + connect-redis on the official `redis` client.",
+    '',
+    '| round | sessions | Cloakroom req/s (p99) | connect-redis req/s (p99) | Cloakroom ÷ connect-redis |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  const ratios = [];
+  const p99s = [];
+  for (const round of [...new Set(rows.map((r) => r.round))]) {
+    for (const sessions of [...new Set(rows.map((r) => r.sessions))]) {
+      const ours = rows.find((r) => r.round === round && r.sessions === sessions && r.key === 'cloakroom');
+      const theirs = rows.find((r) => r.round === round && r.sessions === sessions && r.key === 'express-redis');
+      if (ours === undefined || theirs === undefined) continue;
+      ratios.push(ours.load.rps / theirs.load.rps);
+      p99s.push(ours.load.p99Ms);
+      text.push(
+        `| ${round} | ${sessions} | ${int(ours.load.rps)}${triesNote(ours.load)} (${ms(ours.load.p99Ms)} ms) | ${int(theirs.load.rps)}${triesNote(theirs.load)} (${ms(theirs.load.p99Ms)} ms) | ${x(ours.load.rps / theirs.load.rps)} |`,
+      );
+    }
+  }
+  text.push('', retryNote, '');
+  const worstP99 = p99s.length === 0 ? Number.POSITIVE_INFINITY : Math.max(...p99s);
+  const non2xx = rows.reduce((sum, r) => sum + r.load.non2xx, 0);
+  return {
+    rows: [
+      [
+        '9',
+        `Redis: Cloakroom ≥ ${TARGETS.vsConnectRedis}× connect-redis, /api/me`,
+        ratios.length === 0 ? 'no figures' : `${x(mean(ratios))}${range(ratios)}`,
+        verdict(ratios.length > 0 && mean(ratios) >= TARGETS.vsConnectRedis && non2xx === 0),
+      ],
+      ['9', `Redis: Cloakroom p99 ≤ ${TARGETS.p99Ms} ms, /api/me`, `${ms(worstP99)} ms (worst)`, verdict(worstP99 <= TARGETS.p99Ms)],
     ],
     text: text.join('\n'),
   };

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { FileSystem } from '../file-system.ts';
 import { FilesStorage } from './files.ts';
 import { MemoryStorage } from './memory.ts';
+import { openRedisStorage } from './redis/storage.ts';
 import type { Storage } from './storage.ts';
 
 export interface OpenStorageOptions {
@@ -10,6 +11,8 @@ export interface OpenStorageOptions {
   fs?: FileSystem;
   /** onCorrupt hears of a stored session that cannot be read as one. */
   onCorrupt?: (where: string, reason: string) => void;
+  /** log hears when a connection to the storage is lost and when it is back (Redis). */
+  log?: (line: string) => void;
 }
 
 /**
@@ -32,6 +35,12 @@ export async function openStorage(config: Config, options: OpenStorageOptions = 
     case 'memory':
       return new MemoryStorage(timeouts);
     case 'redis':
+      try {
+        return await openRedisStorage(config.store.url, { timeouts, log: options.log });
+      } catch (error) {
+        // Unreachable, a wrong password, no such db: the message names the address, never the password.
+        throw new ConfigError('STORE', error instanceof Error ? error.message : String(error));
+      }
     case 'sqlite':
       throw new ConfigError('STORE', `${config.store.kind} is not available in this version`);
   }

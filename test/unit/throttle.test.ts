@@ -6,7 +6,9 @@ import { after, describe, it } from 'node:test';
 import { FileCounterStore, MemoryCounterStore } from '../../lib/auth/counters.ts';
 import type { CounterStore } from '../../lib/auth/counters.ts';
 import { ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS, LoginThrottle } from '../../lib/auth/throttle.ts';
+import { RedisCounterStore } from '../../lib/storage/redis/counter-store.ts';
 import { T0 } from '../support/clock.ts';
+import { redisForFile, redisSkip } from '../support/redis.ts';
 
 const SECOND = 1000;
 const IP = '203.0.113.7';
@@ -23,10 +25,20 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** Each store the throttle can count with, all held to the same behaviour. */
-const STORES: ReadonlyArray<[string, () => Promise<CounterStore>]> = [
-  ['in memory', async () => new MemoryCounterStore()],
-  ['in files', async () => new FileCounterStore({ dir: await tempDir() })],
+const redis = await redisForFile();
+
+/** redisCounters counts in an empty Redis, through the file's client or, with `another`, a client of its own (another host). */
+async function redisCounters(another = false): Promise<CounterStore> {
+  assert.ok(redis !== null, 'redis-server is required here');
+  const fresh = await redis.fresh();
+  return new RedisCounterStore(another ? await redis.connect() : fresh);
+}
+
+/** Each store the throttle can count with, all held to the same behaviour; a store that needs a server is skipped without it. */
+const STORES: ReadonlyArray<[string, () => Promise<CounterStore>, string | false]> = [
+  ['in memory', async () => new MemoryCounterStore(), false],
+  ['in files', async () => new FileCounterStore({ dir: await tempDir() }), false],
+  ['in Redis', () => redisCounters(), redisSkip],
 ];
 
 /** attempts lets `count` attempts through, one a second from `start`, and says how many were let through. */
@@ -41,8 +53,8 @@ describe('LoginThrottle', () => {
     assert.deepEqual([ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, FAILURE_WINDOW_MS], [5, 50, 15 * 60 * SECOND]);
   });
 
-  for (const [name, makeStore] of STORES) {
-    describe(`counting ${name}`, () => {
+  for (const [name, makeStore, skip] of STORES) {
+    describe(`counting ${name}`, { skip }, () => {
       const throttle = async (options: { accountLimit?: number; addressLimit?: number } = {}): Promise<LoginThrottle> =>
         new LoginThrottle({ counters: await makeStore(), ...options });
 
@@ -119,6 +131,46 @@ describe('LoginThrottle', () => {
     assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
     assert.ok((await a.attempt('alice', IP, T0 + 20)) > 0);
     assert.ok((await b.attempt('alice', IP, T0 + 20)) > 0);
+  });
+
+  it('counts in total across two hosts sharing one Redis', { skip: redisSkip }, async () => {
+    const a = new LoginThrottle({ counters: await redisCounters() });
+    const b = new LoginThrottle({ counters: await redisCounters(true) });
+    const waits = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).attempt('alice', `10.0.2.${i}`, T0 + i)));
+    assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
+    assert.ok((await a.attempt('alice', IP, T0 + 20)) > 0);
+    assert.ok((await b.attempt('alice', IP, T0 + 20)) > 0);
+  });
+});
+
+describe('RedisCounterStore', { skip: redisSkip }, () => {
+  const KEY = 'cloakroom:counter:account:alice';
+
+  it('keeps a key as a sorted set of event times, which Redis deletes a window after the last hit', async () => {
+    assert.ok(redis !== null);
+    const client = await redis.fresh();
+    const store = new RedisCounterStore(client);
+    await store.hit('account:alice', 5, FAILURE_WINDOW_MS, T0);
+    await store.hit('account:alice', 5, FAILURE_WINDOW_MS, T0 + SECOND);
+    const events = (await client.call(['ZRANGE', KEY, '0', '-1', 'WITHSCORES'])) as string[];
+    assert.deepEqual(
+      events.filter((_, i) => i % 2 === 1),
+      [String(T0), String(T0 + SECOND)],
+    );
+    const ttl = Number(await client.call(['PTTL', KEY]));
+    assert.ok(ttl > FAILURE_WINDOW_MS - SECOND && ttl <= FAILURE_WINDOW_MS, `PTTL ${ttl}`);
+  });
+
+  it('forgets one event by its time, or every event of the key', async () => {
+    assert.ok(redis !== null);
+    const client = await redis.fresh();
+    const store = new RedisCounterStore(client);
+    for (const at of [T0, T0, T0 + SECOND]) await store.hit('account:alice', 5, FAILURE_WINDOW_MS, at);
+    await store.forget('account:alice', T0);
+    assert.equal(await client.call(['ZCARD', KEY]), 2);
+    await store.forget('account:alice');
+    assert.equal(await client.call(['EXISTS', KEY]), 0);
+    await store.forget('account:nobody', T0);
   });
 });
 
