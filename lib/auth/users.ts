@@ -230,7 +230,7 @@ export function parseUsersFile(text: string): UserRecord[] {
 }
 
 /** userProblem names the first field of `value` that is not a valid account field, or null when all are. */
-function userProblem(value: unknown): string | null {
+export function userProblem(value: unknown): string | null {
   if (!isObject(value)) return 'not an object';
   if (!isValidUsername(value.username)) return 'username is not 3 to 32 of A-Z a-z 0-9 _ . -';
   if (!isValidText(value.displayName, 1, DISPLAY_NAME_MAX)) return `displayName is not text of 1 to ${DISPLAY_NAME_MAX} characters`;
