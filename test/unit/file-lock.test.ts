@@ -5,6 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FileLock, LockTimeoutError, isLockFileStale, removeStaleLock } from '../../lib/file-lock.ts';
+import { countThroughLocks } from '../support/locks.ts';
 
 let dir: string;
 before(async () => {
@@ -26,25 +27,7 @@ async function holderFile(key: string, holder: { pid: number; host: string; expi
 
 describe('FileLock, a lock shared through the file system', () => {
   it('lets two locks on one directory (as two processes would) lose no update of a read-modify-write', async () => {
-    const a = new FileLock({ dir });
-    const b = new FileLock({ dir });
-    let value = 0;
-    let inside = 0;
-    let mostInside = 0;
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
-        (i % 2 === 0 ? a : b).run('counter', async () => {
-          inside += 1;
-          mostInside = Math.max(mostInside, inside);
-          const read = value;
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          value = read + 1;
-          inside -= 1;
-        }),
-      ),
-    );
-    assert.equal(value, 40);
-    assert.equal(mostInside, 1);
+    assert.deepEqual(await countThroughLocks([new FileLock({ dir }), new FileLock({ dir })], 40), { value: 40, mostInside: 1 });
   });
 
   it('leaves no lock or temporary file behind, whether the task succeeds or throws', async () => {
