@@ -7,8 +7,10 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId } from '../../lib/sessions/session-id.ts';
 import { StoreError } from '../../lib/sessions/store.ts';
-import { SqliteOpenError } from '../../lib/storage/sqlite/database.ts';
+import { SqliteDatabase, SqliteOpenError } from '../../lib/storage/sqlite/database.ts';
+import { SqliteSessionStore } from '../../lib/storage/sqlite/session-store.ts';
 import { openSqliteStorage } from '../../lib/storage/sqlite/storage.ts';
+import { recordOf } from '../unit/session-store-contract.ts';
 import { describeSqlite, killed, openTestStorage, rawConnection, SQLITE_TIMEOUTS, sqliteChild, sqliteFile } from '../support/sqlite.ts';
 
 /** NOBODY: the unprivileged user a permissions test runs its child as when the tests run as root, whom chmod does not stop. */
@@ -172,6 +174,28 @@ describeSqlite('the SQLite storage under faults', () => {
         });
       }
     });
+  });
+
+  it('on a full disk answers a write with a 503, stores nothing of it, and keeps every record stored before', async (t) => {
+    const db = await SqliteDatabase.open(await sqliteFile(t));
+    t.after(() => db.close());
+    const sessions = new SqliteSessionStore(db, SQLITE_TIMEOUTS);
+    // A database not allowed to grow by another page fails as a full disk does, with SQLITE_FULL.
+    db.exec('PRAGMA max_page_count = ' + String(db.get('PRAGMA page_count')?.page_count));
+    const stored: string[] = [];
+    let error: unknown;
+    while (error === undefined) {
+      const id = newSessionId();
+      error = await sessions.create(id, record([id.slice(0, 8)])).then(
+        () => void stored.push(id),
+        (caught: unknown) => caught,
+      );
+    }
+    assert.ok(error instanceof StoreError);
+    assert.deepEqual([error.status, error.operation], [503, 'create']);
+    assert.match(String(error.cause), /full/);
+    for (const id of stored) assert.deepEqual(recordOf(await sessions.get(id, Date.now()))?.data.cart, [id.slice(0, 8)]);
+    assert.equal(db.get('SELECT count(*) AS n FROM sessions')?.n, stored.length);
   });
 
   it('lets two processes that start at once on a new file both open it (one makes the tables, the other waits and finds them)', async (t) => {

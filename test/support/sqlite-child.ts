@@ -46,7 +46,8 @@ async function main(command: string | undefined, file: string | undefined, arg: 
     const connection = new (await loadSqlite()).DatabaseSync(file);
     connection.exec('BEGIN IMMEDIATE');
     console.log('holding');
-    setInterval(() => undefined, 60_000);
+    // The timer keeps the connection referenced: collected, it would be closed, and the lock with it.
+    setInterval(() => connection.exec('SELECT 1'), 60_000);
   } else if (command === 'open') {
     const storage = await openSqliteStorage(file, { timeouts: TIMEOUTS }).catch((error: unknown) => error);
     console.log(storage instanceof Error ? storage.message : 'opened');
