@@ -1,33 +1,29 @@
-import { mkdir, chmod, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { PasswordHasher } from './auth/passwords.ts';
-import { FileCounterStore } from './auth/counters.ts';
-import { FAILURE_WINDOW_MS, LoginThrottle } from './auth/throttle.ts';
-import { DATA_DIR_MODE, UserFileStore, UsersFileError } from './auth/users.ts';
+import { LoginThrottle } from './auth/throttle.ts';
 import { declaresTooLargeBody } from './body.ts';
 import { answerClientError } from './client-errors.ts';
 import { ConfigError, timeoutsOf } from './config.ts';
+import { errorCode } from './file-system.ts';
 import type { Config } from './config.ts';
-import { errorCode, nodeFileSystem, tempPathFor } from './file-system.ts';
 import type { FileSystem } from './file-system.ts';
 import { Logger } from './log.ts';
 import { Pages } from './pages.ts';
 import { requestListener } from './pipeline.ts';
 import type { Endpoint } from './pipeline.ts';
-import { ADDRESS_LIMIT_WINDOW_MS, AddressLimit } from './rate-limit.ts';
+import { AddressLimit } from './rate-limit.ts';
 import { Router } from './router.ts';
 import { apiRoutes } from './routes/api.ts';
 import { authRoutes } from './routes/auth.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { pageRoutes } from './routes/pages.ts';
 import type { Services } from './services.ts';
-import { FileSessionStore, SESSIONS_DIR_MODE } from './sessions/file-store.ts';
-import { FileLock } from './file-lock.ts';
 import { storageKey } from './sessions/session-id.ts';
 import { Sweeper } from './sessions/sweeper.ts';
+import { openStorage } from './storage/open.ts';
+import type { Storage } from './storage/storage.ts';
 import { SessionCensus } from './sessions/census.ts';
 import { GuestAdmission } from './sessions/guest-admission.ts';
 import { loadStaticFiles, PUBLIC_DIR, serveStatic } from './static-files.ts';
@@ -80,7 +76,7 @@ export interface AppOptions {
 export interface RunningApp {
   url: string;
   server: Server;
-  store: FileSessionStore;
+  storage: Storage;
   sweeper: Sweeper;
   services: Services;
   /** close stops accepting, lets in-flight requests finish (SHUTDOWN_GRACE_MS at most), and stops the sweeper. */
@@ -92,32 +88,26 @@ export interface RunningApp {
  * listening on config.host:config.port and starts the sweeper.
  */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
-  await prepareSessionsDir(config.sessionsDir);
   const logger = options.logger ?? new Logger({ mode: config.log });
   const clock = options.clock ?? Date.now;
-  const fsys = options.fs ?? nodeFileSystem;
   const timeouts = timeoutsOf(config);
-  const store = new FileSessionStore({
-    dir: config.sessionsDir,
-    timeouts,
-    fs: fsys,
-    onCorrupt: (file, reason) => logger.warn(`session file ${file} is unreadable (${reason}): treated as no session`),
+  const storage = await openStorage(config, {
+    fs: options.fs,
+    onCorrupt: (where, reason) => logger.warn(`session file ${where} is unreadable (${reason}): treated as no session`),
   });
+  const { sessions: store, counters, sessionLocks } = storage;
   const publicDir = options.publicDir ?? PUBLIC_DIR;
-  // Counted in files beside USERS_FILE, so every process on the same files counts together. A
-  // key's file goes only once it is older than the longest window, so no limit is lifted by the clean-up.
-  const counters = new FileCounterStore({ dir: throttleDirOf(config), retainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
   const census = new SessionCensus();
-  const sessionLocks = new FileLock({ dir: config.sessionsDir });
   const services: Services = {
     config,
-    users: await openUsers(config.usersFile),
+    users: storage.accounts,
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
     throttle: options.throttle ?? new LoginThrottle({ counters }),
     registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
     pages: new Pages(publicDir),
     // Locks are keyed by file id, the ID's hash: revoking takes the very lock a request on that session takes.
     sessions: { store, lock: sessionLocks },
+    storage,
   };
   const admission = new GuestAdmission({
     perAddress: new AddressLimit({ counters, name: 'guests', limit: config.guestSessionsPerAddress }),
@@ -130,11 +120,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     sessions: {
       store,
       admission,
-      // Lock files are named like session files, by the ID's hash: the raw ID never reaches the disk.
+      // Locks are named like session files, by the ID's hash: the raw ID never reaches the storage.
       lock: { run: (id, task) => sessionLocks.run(storageKey(id), task) },
       timeouts,
-      fileNameFor: (id) => store.fileNameFor(id),
-      dirLabel: path.basename(config.sessionsDir),
+      where: (fileId, shownLength) => storage.where(fileId, shownLength),
+      writeMethod: storage.writeMethod,
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
@@ -159,27 +149,26 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onRequest(req, res);
   });
   server.on('clientError', answerClientError);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(listenError(error, config)));
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error) => reject(listenError(error, config)));
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
   const sweeper = new Sweeper({
-    dir: config.sessionsDir,
-    timeouts,
-    fs: fsys,
+    sweep: (now) => storage.sweep(now),
     intervalMs: config.sweepIntervalMs,
     clock,
-    alsoSweep: [(now) => counters.sweep(now)],
     onBegin: () => census.walkBegan(),
-    onSweep: (result, ms) => {
-      census.walked(result.live);
-      if (result.expired + result.staleTemps + result.failed > 0) {
+    onSweep: (report, ms) => {
+      census.walked(report.live);
+      if (report.expired + report.leftovers + report.failed > 0) {
         logger.info(
-          `sweeper: ${result.expired} expired session file(s) and ${result.staleTemps} stale temp file(s) deleted in ${ms} ms (${result.scanned} looked at)`,
+          `sweeper: ${report.expired} expired session(s) and ${report.leftovers} leftover(s) deleted in ${ms} ms (${report.live} live, ${report.failed} failed)`,
         );
-      }
-      if (result.indexAdded + result.indexDropped > 0) {
-        logger.info(`sweeper: user index repaired, ${result.indexAdded} marker(s) added and ${result.indexDropped} dropped`);
       }
     },
     onError: (error) => logger.error('sweeper failed; it will try again at the next interval', error),
@@ -190,59 +179,14 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   return {
     url: `http://${host}:${address.port}`,
     server,
-    store,
+    storage,
     sweeper,
     services,
-    close: () => closeGracefully(server, sweeper),
+    close: async () => {
+      await closeGracefully(server, sweeper);
+      await storage.close();
+    },
   };
-}
-
-/**
- * prepareSessionsDir creates the sessions directory (0700), tightens an
- * existing one to 0700, and proves it writable by writing a probe file, so
- * a bad SESSIONS_DIR stops start-up instead of failing the first sign-in.
- */
-export async function prepareSessionsDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true, mode: SESSIONS_DIR_MODE });
-    await chmod(dir, SESSIONS_DIR_MODE);
-    await proveWritable(dir);
-  } catch (error) {
-    throw new ConfigError('SESSIONS_DIR', `${dir} is not a writable directory (${errorCode(error) ?? 'error'})`);
-  }
-}
-
-/** proveWritable creates and removes a file in `dir`, the one sure test that files can be written there. */
-async function proveWritable(dir: string): Promise<void> {
-  const probe = tempPathFor(path.join(dir, 'probe'));
-  await writeFile(probe, '', { flag: 'wx', mode: 0o600 });
-  await unlink(probe);
-}
-
-/**
- * openUsers opens USERS_FILE and proves its directory writable (the file
- * itself appears at the first registration); a file that cannot be read as
- * accounts, or a place where it could never be written, stops start-up with
- * one line naming it.
- */
-async function openUsers(file: string): Promise<UserFileStore> {
-  try {
-    await mkdir(path.dirname(file), { recursive: true, mode: DATA_DIR_MODE });
-    await proveWritable(path.dirname(file));
-  } catch (error) {
-    throw new ConfigError('USERS_FILE', `${path.dirname(file)} is not a writable directory (${errorCode(error) ?? 'error'})`);
-  }
-  try {
-    return await UserFileStore.open(file);
-  } catch (error) {
-    const why = error instanceof UsersFileError ? error.message : (errorCode(error) ?? 'unreadable');
-    throw new ConfigError('USERS_FILE', `${file} cannot be read as a users file (${why})`);
-  }
-}
-
-/** throttleDirOf is where the sign-in counters live: `throttle/` beside USERS_FILE. */
-export function throttleDirOf(config: Config): string {
-  return path.join(path.dirname(config.usersFile), 'throttle');
 }
 
 /** listenError names the setting behind a failed listen, so start-up stops with one line naming HOST or PORT. */

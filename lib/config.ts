@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Timeouts } from './sessions/record.ts';
+import type { StoreSetting } from './storage/storage.ts';
 
 /** LogMode picks how much the server narrates: see lib/log.ts. */
 export type LogMode = 'explain' | 'requests' | 'silent';
@@ -38,6 +39,8 @@ export interface Config {
   maxConnections: number;
   /** allowedHosts: domain names, lower case, that the Host header may carry besides localhost (lib/host-check.ts). */
   allowedHosts: readonly string[];
+  /** store: where sessions, accounts, counters and locks live (lib/storage/open.ts). */
+  store: StoreSetting;
 }
 
 /** ConfigError names the variable that is wrong; server.ts prints it and exits 1. */
@@ -68,7 +71,7 @@ const MAX_COUNT = 1_000_000_000;
  */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const idleTimeoutMs = seconds(env, 'SESSION_IDLE_TIMEOUT', 1800);
-  return {
+  const config: Config = {
     port: integerIn(env, 'PORT', 3000, 0, MAX_PORT),
     host: nonEmpty(env, 'HOST', '127.0.0.1'),
     sessionsDir: path.resolve(cwd, nonEmpty(env, 'SESSIONS_DIR', './sessions')),
@@ -88,7 +91,13 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     maxSessions: integerIn(env, 'MAX_SESSIONS', 100_000, 1, MAX_COUNT),
     maxConnections: integerIn(env, 'MAX_CONNECTIONS', 1000, 1, MAX_COUNT),
     allowedHosts: allowedHosts(env),
+    store: store(env, cwd),
   };
+  // Each worker would keep its own memory: a sign-in on one would be unknown to the next.
+  if (config.store.kind === 'memory' && config.workers > 1) {
+    throw new ConfigError('STORE', "memory is one process's own, so it cannot serve WORKERS above 1; use files (or set WORKERS=1)");
+  }
+  return config;
 }
 
 /** timeoutsOf is the session timeouts of `config`, as the store, the sweeper and the inspector judge them. */
@@ -178,4 +187,45 @@ function allowedHosts(env: Env): string[] {
     }
     return name;
   });
+}
+
+/**
+ * store reads STORE:
+ *
+ *   STORE = "files" / "memory" / redis-url / "sqlite:" path
+ *   redis-url = ( "redis://" / "rediss://" ) [ [ user ] ":" password "@" ] host [ ":" port ] [ "/" db ]
+ *
+ * A Redis URL is checked for its shape here; whether the server answers is
+ * known only at start-up (lib/storage/open.ts). A SQLite path is resolved
+ * against `cwd`, like SESSIONS_DIR.
+ */
+function store(env: Env, cwd: string): StoreSetting {
+  const value = nonEmpty(env, 'STORE', 'files');
+  if (value === 'files' || value === 'memory') return { kind: value };
+  if (value.startsWith('sqlite:')) {
+    const file = value.slice('sqlite:'.length);
+    if (file === '') throw new ConfigError('STORE', 'sqlite: needs the path of a database file, such as sqlite:./data/cloakroom.db');
+    return { kind: 'sqlite', path: path.resolve(cwd, file) };
+  }
+  if (value.startsWith('redis://') || value.startsWith('rediss://')) return { kind: 'redis', url: redisUrl(value) };
+  throw new ConfigError('STORE', `must be files, memory, redis://host:port, rediss://host:port or sqlite:PATH, got "${value}"`);
+}
+
+const MAX_REDIS_DB = 15;
+
+/** redisUrl checks a redis:// or rediss:// URL: a host, a port if any, a database number if any, and nothing else. */
+function redisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('STORE', 'is not a valid URL (redis://[user:password@]host:port[/db])');
+  }
+  if (url.hostname === '') throw new ConfigError('STORE', 'a Redis URL needs a host, such as redis://127.0.0.1:6379');
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !(/^\d+$/.test(db) && Number(db) <= MAX_REDIS_DB)) {
+    throw new ConfigError('STORE', `the database after the host must be a number from 0 to ${MAX_REDIS_DB}, got "${db}"`);
+  }
+  if (url.search !== '' || url.hash !== '') throw new ConfigError('STORE', 'a Redis URL takes no ?query or #fragment');
+  return value;
 }

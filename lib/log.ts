@@ -65,6 +65,11 @@ export class Logger {
     };
   }
 
+  /** explains is true in explain mode, when each request's steps are printed. */
+  get explains(): boolean {
+    return this.#mode === 'explain';
+  }
+
   /** printsRequests is false in silent mode, so the app can skip timing requests at all. */
   get printsRequests(): boolean {
     return this.#mode !== 'silent';

@@ -16,6 +16,10 @@ import { HSTS_HEADER, SECURITY_HEADERS, setSecurityHeaders } from './security-he
 import { sessionCookieFor } from './sessions/session-cookie.ts';
 import { RequestSession } from './sessions/session.ts';
 import type { SessionDeps } from './sessions/session.ts';
+import { withStorageTrace } from './storage/trace.ts';
+
+/** StepLog is one request's log as Logger.begin makes it: its steps, and the lines they collected. */
+type StepLog = ReturnType<Logger['begin']>;
 
 /** Endpoint is what the router holds for a method and path: the handler, and whether it needs the session. */
 export interface Endpoint {
@@ -46,9 +50,17 @@ export interface PipelineOptions {
  * a request).
  */
 export function requestListener(options: PipelineOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  // With LOG=explain, what the storage sends to its backend is narrated in the request's own block.
+  const serve = options.logger.explains
+    ? (req: IncomingMessage, res: ServerResponse, log: StepLog): Promise<void> =>
+        withStorageTrace(
+          (line) => log.step('storage', line),
+          () => handle(req, res, options, log),
+        )
+    : (req: IncomingMessage, res: ServerResponse, log: StepLog): Promise<void> => handle(req, res, options, log);
   return (req, res) => {
     noteResponse(res);
-    handle(req, res, options).catch((error: unknown) => {
+    serve(req, res, options.logger.begin()).catch((error: unknown) => {
       options.logger.error('unhandled error while answering a request', error);
       if (!res.headersSent) res.writeHead(500, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' });
       res.end();
@@ -61,10 +73,9 @@ export function requestListener(options: PipelineOptions): (req: IncomingMessage
  * security headers, route, origin check, session load, handler, and the one
  * place errors become responses.
  */
-async function handle(req: IncomingMessage, res: ServerResponse, options: PipelineOptions): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, options: PipelineOptions, log: StepLog): Promise<void> {
   const started = performance.now();
   const { router, sessions, logger } = options;
-  const log = logger.begin();
   const method = req.method ?? 'GET';
   const target = parseTarget(req.url ?? '/');
   if (logger.printsRequests) {

@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import type { Pages } from './pages.ts';
 import type { AddressLimit } from './rate-limit.ts';
 import type { RevocationDeps } from './sessions/revocation.ts';
+import type { Storage } from './storage/storage.ts';
 
 /** Services are the long-lived parts the routes share, made once by lib/app.ts. */
 export interface Services {
@@ -17,4 +18,6 @@ export interface Services {
   pages: Pages;
   /** sessions is the session store and its lock, for the routes that list and end a user's other sessions. */
   sessions: RevocationDeps;
+  /** storage is all of it together, for what only the storage can tell (where a session lives, its time to live). */
+  storage: Storage;
 }

@@ -118,7 +118,8 @@ export class UserFileStore implements AccountStore {
     const key = keyOf(user.username);
     return this.#change((users) => {
       if (users.has(key)) return false;
-      users.set(key, user);
+      // A copy: the caller's object, changed later, must not change the account kept here.
+      users.set(key, structuredClone(user));
       return true;
     });
   }

@@ -1,20 +1,17 @@
-import path from 'node:path';
 import { timeoutsOf } from '../config.ts';
 import type { Config } from '../config.ts';
-import { FileLock } from '../file-lock.ts';
-import { errorCode, nodeFileSystem } from '../file-system.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage, StoredSession } from '../storage/storage.ts';
 import { UNKNOWN_DEVICE } from './device.ts';
-import { FileSessionStore, MAX_SESSION_FILE_BYTES, SESSION_FILE_PATTERN } from './file-store.ts';
-import { expiryAt, expiryTimes, parseRecord } from './record.ts';
+import { expiryAt, expiryTimes } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { revokeSession } from './revocation.ts';
-import { sweep } from './sweeper.ts';
 
 /**
- * `npm run sessions -- COMMAND`: the sessions directory from the terminal,
+ * `npm run sessions -- COMMAND`: the stored sessions from the terminal,
  * for whoever runs the server. It reads the same variables as `npm start`
- * (SESSIONS_DIR above all) and works while servers run: it reads files
- * that are only ever replaced whole, and revokes under the same lock a
+ * (STORE and SESSIONS_DIR above all) and works while servers run: every
+ * storage replaces a record whole, and revoking takes the same lock a
  * request takes (lib/sessions/revocation.ts).
  *
  * Sessions are named by their file id (the SHA-256 of the ID, the file's
@@ -42,13 +39,6 @@ export interface Output {
   err: (line: string) => void;
 }
 
-/** StoredSession is one session file as the terminal sees it: its file id, size, and record (null when unreadable). */
-interface StoredSession {
-  fileId: string;
-  size: number;
-  record: SessionRecord | null;
-}
-
 /** UsageError is a command line that cannot be run: said in one line (with the usage, when the command itself is wrong), exit code 1. */
 class UsageError extends Error {
   readonly withUsage: boolean;
@@ -65,8 +55,9 @@ class UsageError extends Error {
  * prefix that names no session or more than one.
  */
 export async function runSessionsCommand(args: readonly string[], config: Config, output: Output, now = Date.now()): Promise<number> {
-  const admin = new SessionsAdmin(config, output, now);
   const [command, argument] = args;
+  const storage = await openStorage(config);
+  const admin = new SessionsAdmin(config, storage, output, now);
   try {
     switch (command) {
       case 'list':
@@ -96,6 +87,8 @@ export async function runSessionsCommand(args: readonly string[], config: Config
     output.err(`sessions: ${error.message}`);
     if (error.withUsage) output.err(USAGE);
     return 1;
+  } finally {
+    await storage.close();
   }
 }
 
@@ -109,20 +102,20 @@ class SessionsAdmin {
   #output: Output;
   #now: number;
   #timeouts: Timeouts;
-  #store: FileSessionStore;
+  #storage: Storage;
 
-  constructor(config: Config, output: Output, now: number) {
+  constructor(config: Config, storage: Storage, output: Output, now: number) {
     this.#config = config;
+    this.#storage = storage;
     this.#output = output;
     this.#now = now;
     this.#timeouts = timeoutsOf(config);
-    this.#store = new FileSessionStore({ dir: config.sessionsDir, timeouts: this.#timeouts });
   }
 
   async list(): Promise<void> {
     const live = (await this.#scan()).filter((session) => this.#isLive(session)).sort(byCreatedAt);
     if (live.length === 0) {
-      this.#output.out(`no live sessions in ${this.#config.sessionsDir}`);
+      this.#output.out(`no live sessions in ${this.#place()}`);
       return;
     }
     const rows = live.map(({ fileId, record }) => {
@@ -140,30 +133,29 @@ class SessionsAdmin {
   }
 
   async show(prefix: string): Promise<void> {
-    const fileId = await this.#resolve(prefix);
-    this.#output.out((await nodeFileSystem.readFile(this.#fileOf(fileId), 'utf8')).trimEnd());
+    const { record } = await this.#resolve(prefix);
+    this.#output.out(record === null ? '(unreadable: not a session record)' : JSON.stringify(record, null, 2));
   }
 
   async revoke(prefix: string): Promise<void> {
-    const fileId = await this.#resolve(prefix);
+    const { fileId } = await this.#resolve(prefix);
     await revokeSession(this.#revocation(), fileId, 'terminal');
     this.#output.out(`revoked ${fileId.slice(0, FILE_ID_SHOWN)}…: its next request finds no session`);
   }
 
   async revokeUser(username: string): Promise<void> {
-    const sessions = await this.#store.listByUser(username, this.#now);
+    const sessions = await this.#storage.sessions.listByUser(username, this.#now);
     for (const { fileId } of sessions) await revokeSession(this.#revocation(), fileId, 'terminal');
     this.#output.out(`revoked ${sessions.length} session(s) of ${username}`);
   }
 
   async sweep(): Promise<void> {
     const started = performance.now();
-    const result = await sweep({ dir: this.#config.sessionsDir, now: this.#now, timeouts: this.#timeouts });
+    const report = await this.#storage.sweep(this.#now);
     const ms = (performance.now() - started).toFixed(0);
     this.#output.out(
-      `swept ${this.#config.sessionsDir} in ${ms} ms: ${result.scanned} looked at, ${result.expired} expired deleted, ` +
-        `${result.staleTemps} stale temp or lock files deleted, ${result.failed} failed; ` +
-        `user index: ${result.indexAdded} added, ${result.indexDropped} dropped`,
+      `swept ${this.#place()} in ${ms} ms: ${report.live} live kept, ${report.expired} expired deleted, ` +
+        `${report.leftovers} leftovers (temp files, dead locks, old counters, index entries) cleaned, ${report.failed} failed`,
     );
   }
 
@@ -172,12 +164,12 @@ class SessionsAdmin {
     const live = sessions.filter((session) => this.#isLive(session)).sort(byCreatedAt);
     const users = new Set(live.flatMap(({ record }) => (record.user === null ? [] : [record.user.toLowerCase()])));
     const guests = live.filter(({ record }) => record.user === null).length;
-    const bytes = sessions.reduce((total, session) => total + session.size, 0);
+    const bytes = sessions.reduce((total, session) => total + session.bytes, 0);
     const oldest = live[0];
     this.#output.out(`sessions: ${live.length} live (${guests} guest, ${live.length - guests} signed in)`);
     this.#output.out(`users:    ${users.size} signed in`);
     this.#output.out(`waiting:  ${sessions.length - live.length} expired or unreadable, for the sweeper`);
-    this.#output.out(`size:     ${bytes} bytes in ${sessions.length} session files`);
+    this.#output.out(`size:     ${bytes} bytes in ${sessions.length} stored sessions`);
     this.#output.out(
       oldest === undefined
         ? 'oldest:   none'
@@ -190,46 +182,30 @@ class SessionsAdmin {
   }
 
   #revocation() {
-    return { store: this.#store, lock: new FileLock({ dir: this.#config.sessionsDir }) };
+    return { store: this.#storage.sessions, lock: this.#storage.sessionLocks };
   }
 
-  /** #resolve finds the one session file whose id starts with `prefix`; none or several is a UsageError. */
-  async #resolve(prefix: string): Promise<string> {
+  /** #place names where the sessions are, for messages: the sessions directory, or the storage STORE names. */
+  #place(): string {
+    return this.#storage.kind === 'files' ? this.#config.sessionsDir : `the ${this.#storage.kind} storage`;
+  }
+
+  /** #resolve finds the one stored session whose file id starts with `prefix`; none or several is a UsageError. */
+  async #resolve(prefix: string): Promise<StoredSession> {
     const wanted = prefix.toLowerCase().replace(/…$/, '');
     if (!FILE_ID_PREFIX.test(wanted)) throw new UsageError(`"${prefix}" is not the start of a file id (hex digits)`);
-    const matches: string[] = [];
-    for await (const name of this.#sessionFileNames()) if (name.startsWith(wanted)) matches.push(name.slice(0, -'.json'.length));
-    if (matches.length === 0) throw new UsageError(`no session file id starts with ${wanted}`);
+    const matches = (await this.#scan()).filter(({ fileId }) => fileId.startsWith(wanted));
+    const [only] = matches;
+    if (only === undefined) throw new UsageError(`no session file id starts with ${wanted}`);
     if (matches.length > 1) throw new UsageError(`${wanted} is ambiguous: ${matches.length} sessions start with it; give more of the id`);
-    return matches[0] ?? wanted;
+    return only;
   }
 
-  /** #scan reads every session file: the terminal's view of the whole directory (the server itself never needs one). */
+  /** #scan reads every stored session: the terminal's view of the whole storage (the server itself never needs one). */
   async #scan(): Promise<StoredSession[]> {
     const sessions: StoredSession[] = [];
-    for await (const name of this.#sessionFileNames()) {
-      const file = path.join(this.#config.sessionsDir, name);
-      try {
-        const stats = await nodeFileSystem.lstat(file);
-        if (!stats.isFile()) continue;
-        const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await nodeFileSystem.readFile(file, 'utf8')) : null;
-        sessions.push({ fileId: name.slice(0, -'.json'.length), size: stats.size, record });
-      } catch (error) {
-        // Deleted between the listing and the read (a logout, a sweeper): simply not there.
-        if (errorCode(error) !== 'ENOENT') throw error;
-      }
-    }
+    for await (const session of this.#storage.all()) sessions.push(session);
     return sessions;
-  }
-
-  async *#sessionFileNames(): AsyncGenerator<string> {
-    for await (const entry of await nodeFileSystem.opendir(this.#config.sessionsDir)) {
-      if (SESSION_FILE_PATTERN.test(entry.name)) yield entry.name;
-    }
-  }
-
-  #fileOf(fileId: string): string {
-    return path.join(this.#config.sessionsDir, `${fileId}.json`);
   }
 }
 

@@ -68,6 +68,22 @@ export class MemorySessionStore implements SessionStore {
     this.#forget(fileId);
   }
 
+  /** sweep deletes every session over at `now` and returns how many it deleted and how many live ones it kept. */
+  sweep(now: number): { live: number; expired: number } {
+    let live = 0;
+    let expired = 0;
+    for (const fileId of [...this.#sessions.keys()]) {
+      if ('record' in this.#lookup(fileId, now)) live += 1;
+      else expired += 1;
+    }
+    return { live, expired };
+  }
+
+  /** stored gives every session as it is kept (its file id, its JSON text), for the terminal's view. */
+  *stored(): Iterable<{ fileId: string; text: string }> {
+    for (const [fileId, { text }] of this.#sessions) yield { fileId, text };
+  }
+
   #lookup(fileId: string, now: number): Lookup {
     const stored = this.#sessions.get(fileId);
     if (stored === undefined) return { miss: 'not-found' };

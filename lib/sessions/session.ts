@@ -4,7 +4,7 @@ import { deviceLabel } from './device.ts';
 import { idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionRecord, Timeouts } from './record.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
-import { idPrefix, isWellFormedSessionId, newSessionId } from './session-id.ts';
+import { idPrefix, isWellFormedSessionId, newSessionId, storageKey } from './session-id.ts';
 import type { MissReason, SessionStore } from './store.ts';
 
 /**
@@ -63,10 +63,10 @@ export interface SessionDeps {
   lock: Lock;
   /** timeouts decide when a touch is due; each record's idle timeout is idleTimeoutOf(record, timeouts). */
   timeouts: Timeouts;
-  /** fileNameFor names the file an ID's record lives in, inside the sessions directory: for what the app shows, never to open it. */
-  fileNameFor: (id: string) => string;
-  /** dirLabel is how messages name the sessions directory: the last segment of SESSIONS_DIR (`sessions` by default). */
-  dirLabel: string;
+  /** where names the place a session's record lives, by its file id (lib/storage/storage.ts `Storage.where`): for what the app shows, never to open it. */
+  where: (fileId: string, shownLength?: number) => string;
+  /** writeMethod says how the storage makes a write whole (`Storage.writeMethod`), for the explain log. */
+  writeMethod: string;
 }
 
 /**
@@ -161,7 +161,7 @@ export class RequestSession {
 
   /** fileLabel is where the session's record lives, as `ls` shows it from beside SESSIONS_DIR (`sessions/<hash>.json`), or null. */
   get fileLabel(): string | null {
-    return this.#id === null ? null : `${this.#deps.dirLabel}/${this.#deps.fileNameFor(this.#id)}`;
+    return this.#id === null ? null : this.#deps.where(storageKey(this.#id));
   }
 
   /**
@@ -255,7 +255,7 @@ export class RequestSession {
     const record = { ...created, data: change(created.data), events, device: deviceLabel(this.#userAgent) };
     await this.#deps.store.create(id, record);
     this.#deps.admission.created();
-    this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (temp file, then rename)`);
+    this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (${this.#deps.writeMethod})`);
     this.#narrate('change', note.narrate);
     this.#id = id;
     this.#record = record;
@@ -284,7 +284,7 @@ export class RequestSession {
       }
       const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
       await this.#deps.store.create(newId, record);
-      this.#narrate('file', `wrote ${this.#file(newId)} (temp file, then rename)`);
+      this.#narrate('file', `wrote ${this.#file(newId)} (${this.#deps.writeMethod})`);
       if (old === null) this.#deps.admission.created();
       if (oldId !== null) {
         await this.#deps.store.destroy(oldId);
@@ -326,7 +326,7 @@ export class RequestSession {
   async #update(id: string, record: SessionRecord): Promise<void> {
     if (!(await this.#deps.store.update(id, record))) throw this.#ended();
     this.#record = record;
-    this.#narrate('file', `rewrote ${this.#file(id)} (temp file, then rename)`);
+    this.#narrate('file', `rewrote ${this.#file(id)} (${this.#deps.writeMethod})`);
   }
 
   #ended(): HttpError {
@@ -346,7 +346,7 @@ export class RequestSession {
   }
 }
 
-/** shortFileName is how the explain log names a session file: enough of the hash to find it with `ls`. */
+/** shortFileName is how the explain log names where a session lives: enough of its file id to find it with `ls` or a query. */
 function shortFileName(deps: SessionDeps, id: string): string {
-  return `${deps.dirLabel}/${deps.fileNameFor(id).slice(0, SHORT_HASH_LENGTH)}….json`;
+  return deps.where(storageKey(id), SHORT_HASH_LENGTH);
 }

@@ -6,6 +6,7 @@ import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from 
 import { isExpired, parseRecord } from './record.ts';
 import type { Timeouts } from './record.ts';
 import { UserIndex } from './user-index.ts';
+import type { SweepReport } from '../storage/storage.ts';
 
 /** SWEEP_CONCURRENCY bounds the files open at once, far below any descriptor limit. */
 export const SWEEP_CONCURRENCY = 8;
@@ -157,19 +158,19 @@ function isOurs(name: string): boolean {
   return SESSION_FILE_PATTERN.test(name) || TEMP_FILE_PATTERN.test(name) || SESSION_LOCK_PATTERN.test(name) || LOCK_TEMP_PATTERN.test(name);
 }
 
-export interface SweeperOptions extends Omit<SweepOptions, 'now'> {
+export interface SweeperOptions {
+  /** sweep makes one clean-up pass at `now`: the storage's (lib/storage/storage.ts `Storage.sweep`). */
+  sweep: (now: number) => Promise<SweepReport>;
   intervalMs: number;
   clock?: () => number;
-  /** onBegin hears that a sweep starts, before the directory is read. */
+  /** onBegin hears that a pass starts, before anything is read. */
   onBegin?: () => void;
-  onSweep?: (result: SweepResult, durationMs: number) => void;
-  /** alsoSweep runs after each sweep of the sessions, with the same `now`: other stores' clean-ups (the sign-in counters). */
-  alsoSweep?: ReadonlyArray<(now: number) => Promise<unknown>>;
+  onSweep?: (report: SweepReport, durationMs: number) => void;
   onError?: (error: unknown) => void;
 }
 
 /**
- * Sweeper runs sweep() once at start() and then every `intervalMs` after
+ * Sweeper runs a storage's sweep once at start() and then every `intervalMs` after
  * the previous run has finished, so runs never overlap however slow the
  * disk. Its timer does not keep the process alive.
  */
@@ -208,14 +209,9 @@ export class Sweeper {
     clearTimeout(this.#timer);
     const started = this.#clock();
     this.#options.onBegin?.();
-    this.#running = sweep({ ...this.#options, now: started })
-      .then(async (result) => {
-        // Another store's clean-up failing is reported, but never keeps this sweep's result (and its count of sessions) from being used.
-        const others = await Promise.allSettled((this.#options.alsoSweep ?? []).map((also) => also(started)));
-        for (const other of others) if (other.status === 'rejected') this.#options.onError?.(other.reason);
-        return result;
-      })
-      .then((result) => this.#options.onSweep?.(result, this.#clock() - started))
+    this.#running = this.#options
+      .sweep(started)
+      .then((report) => this.#options.onSweep?.(report, this.#clock() - started))
       .catch((error: unknown) => this.#options.onError?.(error))
       .finally(() => {
         this.#running = undefined;

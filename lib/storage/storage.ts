@@ -70,7 +70,19 @@ export interface Storage {
    * across every process that shares this storage.
    */
   readonly sessionLocks: Lock;
-  /** view tells the inspector where the session with this file id lives; it never reads the record itself. */
+  /**
+   * writeMethod says in a few words how a write is made whole, for the
+   * explain log: "temp file, then rename", "SET … XX KEEPTTL", ….
+   */
+  readonly writeMethod: string;
+  /**
+   * where names the place the session with this file id lives, as a student
+   * would look it up (`sessions/3f2a….json`, `redis key cloakroom:session:3f2a…`);
+   * with `shownLength`, the file id is cut to that many characters and
+   * followed by an ellipsis. It reads nothing.
+   */
+  where(fileId: string, shownLength?: number): string;
+  /** view tells the inspector where the session with this file id lives and, when the storage keeps one, its time to live. */
   view(fileId: string): Promise<StoredView>;
   /**
    * all walks every stored session, live, expired or unreadable, in no

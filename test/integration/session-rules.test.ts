@@ -300,7 +300,7 @@ describe('timeouts', () => {
       writeError: () => undefined,
     });
     await startTestServer(t, { sessionsDir }, { clock: () => T0 + SECOND, logger });
-    assert.match(await report, /^sweeper: 1 expired session file\(s\) and 0 stale temp file\(s\) deleted/);
+    assert.match(await report, /^sweeper: 1 expired session\(s\) and 0 leftover\(s\) deleted in \d+ ms \(1 live, 0 failed\)$/);
     assert.deepEqual((await readdir(sessionsDir)).sort(), [path.basename(live)]);
   });
 });

@@ -50,6 +50,7 @@ export function testConfig(dirs: Dirs, overrides: Partial<Config> = {}): Config 
     maxSessions: 100_000,
     maxConnections: 1000,
     allowedHosts: [],
+    store: { kind: 'files' },
     ...overrides,
   };
 }

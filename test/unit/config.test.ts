@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       maxSessions: 100_000,
       maxConnections: 1000,
       allowedHosts: [],
+      store: { kind: 'files' },
     });
   });
 
@@ -67,6 +68,35 @@ describe('loadConfig', () => {
       'cloakroom.lan',
       'intranet',
     ]);
+  });
+
+  it('reads STORE: files, memory, a Redis URL as given, and a SQLite path resolved against the working directory', () => {
+    const storeOf = (value: string) => loadConfig({ STORE: value }, CWD).store;
+    assert.deepEqual(storeOf('files'), { kind: 'files' });
+    assert.deepEqual(storeOf('memory'), { kind: 'memory' });
+    assert.deepEqual(storeOf('redis://127.0.0.1:6380'), { kind: 'redis', url: 'redis://127.0.0.1:6380' });
+    assert.deepEqual(storeOf('rediss://app:s3cret@cache.example.org:6379/2'), {
+      kind: 'redis',
+      url: 'rediss://app:s3cret@cache.example.org:6379/2',
+    });
+    assert.deepEqual(storeOf('sqlite:./data/cloakroom.db'), { kind: 'sqlite', path: path.join(CWD, 'data', 'cloakroom.db') });
+    assert.deepEqual(storeOf('sqlite:/var/lib/cloakroom.db'), { kind: 'sqlite', path: '/var/lib/cloakroom.db' });
+  });
+
+  it('refuses STORE=memory with WORKERS above 1, since no worker could see what another stored', () => {
+    assert.throws(() => loadConfig({ STORE: 'memory', WORKERS: '2' }, CWD), { name: 'ConfigError', message: /^STORE: memory .*WORKERS/ });
+    assert.equal(loadConfig({ STORE: 'memory', WORKERS: '1' }, CWD).store.kind, 'memory');
+  });
+
+  it('never repeats a Redis password in the message about a bad STORE', () => {
+    assert.throws(
+      () => loadConfig({ STORE: 'redis://app:s3cret@cache:6379/99' }, CWD),
+      (error: Error) => {
+        assert.match(error.message, /^STORE: the database after the host must be a number from 0 to 15/);
+        assert.doesNotMatch(error.message, /s3cret/);
+        return true;
+      },
+    );
   });
 
   it('treats an empty variable as unset, so the default applies', () => {
@@ -175,6 +205,15 @@ describe('loadConfig', () => {
       { variable: 'ALLOWED_HOSTS', value: '*.example.org' },
       { variable: 'ALLOWED_HOSTS', value: 'app.example.org,,other.org' },
       { variable: 'ALLOWED_HOSTS', value: 'bad_name.org' },
+      { variable: 'STORE', value: 'disk' },
+      { variable: 'STORE', value: 'Files' },
+      { variable: 'STORE', value: 'sqlite:' },
+      { variable: 'STORE', value: 'redis://' },
+      { variable: 'STORE', value: 'redis://host:6379/16' },
+      { variable: 'STORE', value: 'redis://host:6379/x' },
+      { variable: 'STORE', value: 'redis://host:6379?db=1' },
+      { variable: 'STORE', value: 'redis://host:99999' },
+      { variable: 'STORE', value: 'postgres://host/db' },
     ];
     for (const c of cases) it(`refuses ${c.variable}=${JSON.stringify(c.value)}`, () => assertRefused(c));
   });

@@ -10,7 +10,7 @@ import { MAX_SESSION_FILE_BYTES } from '../../lib/sessions/file-store.ts';
 import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { STALE_TEMP_MS, sweep, Sweeper } from '../../lib/sessions/sweeper.ts';
-import type { SweepResult } from '../../lib/sessions/sweeper.ts';
+import type { SweepReport } from '../../lib/storage/storage.ts';
 import { makeDirs } from '../support/server.ts';
 
 const MINUTE = 60_000;
@@ -229,29 +229,26 @@ describe('sweep', () => {
 });
 
 describe('Sweeper', () => {
+  /** A storage's report of one pass: the Sweeper passes it on as it is. */
+  const REPORT: SweepReport = { live: 3, expired: 1, leftovers: 2, failed: 0 };
+
   it('never overlaps runs, schedules the next only after one finishes, and stop() waits for a run under way', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
-    const dir = await sessionsDir(t);
     const interval = 10_000;
     const gates = [gate(), gate(), gate()];
     let opened = 0;
-    const fsys: FileSystem = {
-      ...nodeFileSystem,
-      opendir: async (...args: Parameters<typeof nodeFileSystem.opendir>) => {
-        const mine = gates[opened]!;
-        opened += 1;
-        await mine.promise;
-        return nodeFileSystem.opendir(...args);
-      },
+    const slowPass = async (): Promise<SweepReport> => {
+      const mine = gates[opened]!;
+      opened += 1;
+      await mine.promise;
+      return REPORT;
     };
-    const sweeps: SweepResult[] = [];
+    const sweeps: SweepReport[] = [];
     const sweeper = new Sweeper({
-      dir,
-      timeouts,
-      fs: fsys,
+      sweep: slowPass,
       intervalMs: interval,
       clock: () => Date.now(),
-      onSweep: (result) => sweeps.push(result),
+      onSweep: (report) => sweeps.push(report),
     });
 
     sweeper.start();
@@ -281,55 +278,38 @@ describe('Sweeper', () => {
 
   it('reports a failed run and tries again at the next interval', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
-    const { root } = await makeDirs(t);
-    const missing = path.join(root, 'no-such-dir');
     const errors: unknown[] = [];
-    const sweeper = new Sweeper({ dir: missing, timeouts, intervalMs: 1000, onError: (error) => errors.push(error) });
+    const failing = async (): Promise<SweepReport> => {
+      throw new Error('storage unreachable');
+    };
+    const sweeper = new Sweeper({ sweep: failing, intervalMs: 1000, onError: (error) => errors.push(error) });
     await sweeper.runNow();
     assert.equal(errors.length, 1);
-    assert.equal((errors[0] as { code?: string }).code, 'ENOENT');
+    assert.match(String(errors[0]), /storage unreachable/);
     t.mock.timers.tick(1000);
     await sweeper.runNow();
     assert.equal(errors.length, 2);
     await sweeper.stop();
   });
 
-  it("still reports its result when another store's clean-up fails, and reports that failure", async (t) => {
-    const dir = await sessionsDir(t);
-    await writeSession(dir, Date.now());
-    const results: SweepResult[] = [];
-    const errors: unknown[] = [];
-    const sweeper = new Sweeper({
-      dir,
-      timeouts,
-      intervalMs: 1000,
-      alsoSweep: [() => Promise.reject(new Error('counters unavailable'))],
-      onSweep: (result) => results.push(result),
-      onError: (error) => errors.push(error),
-    });
-    await sweeper.runNow();
-    await sweeper.stop();
-    assert.equal(results.length, 1, 'the count of live sessions is still refreshed');
-    assert.equal(results[0]?.live, 1);
-    assert.match(String(errors[0]), /counters unavailable/);
-  });
-
-  it('passes the clock time to sweep and reports how long the run took', async (t) => {
-    const dir = await sessionsDir(t);
+  it('passes the clock time to the pass and reports how long the run took', async () => {
     const now = Date.now();
-    await writeSession(dir, now - MINUTE);
     const times = [now + 31 * MINUTE, now + 31 * MINUTE + 5];
-    const reports: Array<[SweepResult, number]> = [];
+    const passedNow: number[] = [];
+    const reports: Array<[SweepReport, number]> = [];
     const sweeper = new Sweeper({
-      dir,
-      timeouts,
+      sweep: async (at) => {
+        passedNow.push(at);
+        return REPORT;
+      },
       intervalMs: 1000,
       clock: () => times.shift()!,
-      onSweep: (result, ms) => reports.push([result, ms]),
+      onSweep: (report, ms) => reports.push([report, ms]),
     });
     await sweeper.runNow();
     await sweeper.stop();
-    assert.deepEqual(reports, [[{ scanned: 1, expired: 1, staleTemps: 0, failed: 0, live: 0, indexAdded: 0, indexDropped: 0 }, 5]]);
+    assert.deepEqual(passedNow, [now + 31 * MINUTE]);
+    assert.deepEqual(reports, [[REPORT, 5]]);
   });
 });
 
