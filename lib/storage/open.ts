@@ -1,8 +1,14 @@
 import { ConfigError, timeoutsOf } from '../config.ts';
 import type { Config } from '../config.ts';
 import type { FileSystem } from '../file-system.ts';
+import { FAILURE_WINDOW_MS } from '../auth/throttle.ts';
+import { ADDRESS_LIMIT_WINDOW_MS } from '../rate-limit.ts';
+import type { Timeouts } from '../sessions/record.ts';
 import { FilesStorage } from './files.ts';
 import { MemoryStorage } from './memory.ts';
+import { SqliteOpenError } from './sqlite/database.ts';
+import { SqliteUnavailableError } from './sqlite/driver.ts';
+import { openSqliteStorage } from './sqlite/storage.ts';
 import type { Storage } from './storage.ts';
 
 export interface OpenStorageOptions {
@@ -31,8 +37,24 @@ export async function openStorage(config: Config, options: OpenStorageOptions = 
       });
     case 'memory':
       return new MemoryStorage(timeouts);
-    case 'redis':
     case 'sqlite':
+      return openSqlite(config.store.path, timeouts);
+    case 'redis':
       throw new ConfigError('STORE', `${config.store.kind} is not available in this version`);
+  }
+}
+
+/**
+ * openSqlite opens STORE=sqlite:PATH. A Node without node:sqlite, or a file
+ * that cannot serve (locked, read-only, corrupt, another program's), stops
+ * start-up with one line naming STORE and what is wrong.
+ */
+async function openSqlite(file: string, timeouts: Timeouts): Promise<Storage> {
+  try {
+    // Counted events are kept for the longest window of any limit, so no clean-up lifts a limit early.
+    return await openSqliteStorage(file, { timeouts, counterRetainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
+  } catch (error) {
+    if (error instanceof SqliteUnavailableError || error instanceof SqliteOpenError) throw new ConfigError('STORE', error.message);
+    throw error;
   }
 }

@@ -16,7 +16,7 @@ import type { Storage } from '../../lib/storage/storage.ts';
 import { T0 } from '../support/clock.ts';
 import { countThroughLocks } from '../support/locks.ts';
 import { describeSqlite, openTestStorage, rawConnection, sqliteFile } from '../support/sqlite.ts';
-import { recordOf, storeContract } from './session-store-contract.ts';
+import { recordOf } from './session-store-contract.ts';
 
 const SECOND = 1000;
 const HASH: PasswordHash = { algorithm: 'scrypt', N: 1024, r: 8, p: 1, salt: 'c2FsdA==', hash: 'aGFzaA==' };
@@ -55,44 +55,7 @@ function steppedClock(start = T0): { clock: () => number; wait: (ms: number) => 
 }
 
 describeSqlite('the SQLite storage', () => {
-  storeContract('SqliteSessionStore', async (t, timeouts) => (await openTestStorage(t, { timeouts })).sessions);
-
-  describe('SqliteAccountStore', () => {
-    it('adds an account and finds it by name in any case', async (t) => {
-      const { accounts } = await openTestStorage(t);
-      assert.equal(await accounts.add(user('Alice')), true);
-      for (const name of ['Alice', 'alice', 'ALICE']) assert.deepEqual(await accounts.find(name), user('Alice'));
-      assert.equal(await accounts.find('bob'), null);
-    });
-
-    it('refuses a name that is taken, in any case, and keeps the first account', async (t) => {
-      const { accounts } = await openTestStorage(t);
-      await accounts.add(user('alice', { displayName: 'the first' }));
-      assert.equal(await accounts.add(user('ALICE', { displayName: 'the second' })), false);
-      assert.equal((await accounts.find('alice'))?.displayName, 'the first');
-    });
-
-    it('updates an account from its stored copy and returns it as saved', async (t) => {
-      const { accounts } = await openTestStorage(t);
-      await accounts.add(user('alice'));
-      const saved = await accounts.update('ALICE', (current) => ({ ...current, displayName: 'Alice A.', generation: 1 }));
-      assert.deepEqual(saved, user('alice', { displayName: 'Alice A.', generation: 1 }));
-      assert.deepEqual(await accounts.find('alice'), saved);
-    });
-
-    it('changes nothing for an account that does not exist, and nothing when the change throws', async (t) => {
-      const { accounts } = await openTestStorage(t);
-      assert.equal(await accounts.update('nobody', (current) => current), null);
-      await accounts.add(user('alice'));
-      await assert.rejects(
-        accounts.update('alice', () => {
-          throw new Error('refused');
-        }),
-        /refused/,
-      );
-      assert.deepEqual(await accounts.find('alice'), user('alice'));
-    });
-
+  describe('SqliteAccountStore, beyond the shared contract', () => {
     it('refuses a row edited by hand into something that is not an account, naming the row and the field', async (t) => {
       const file = await sqliteFile(t);
       const { accounts } = await openTestStorage(t, {}, file);
@@ -102,31 +65,12 @@ describeSqlite('the SQLite storage', () => {
     });
   });
 
-  describe('SqliteCounterStore, through the login throttle', () => {
-    it('lets 5 attempts for one account through, then refuses the 6th and says when the oldest leaves the window', async (t) => {
-      const throttle = new LoginThrottle({ counters: (await openTestStorage(t)).counters });
-      for (let i = 0; i < ACCOUNT_FAILURE_LIMIT; i++) assert.equal(await throttle.attempt('alice', `10.0.0.${i}`, T0 + i * SECOND), 0);
-      assert.equal(await throttle.attempt('alice', '10.0.1.1', T0 + 5 * SECOND), FAILURE_WINDOW_MS - 5 * SECOND);
-      // A refused attempt counts nothing: once the first failure leaves the window, exactly one more goes through.
-      assert.equal(await throttle.attempt('alice', '10.0.1.2', T0 + FAILURE_WINDOW_MS), 0);
-      assert.ok((await throttle.attempt('alice', '10.0.1.3', T0 + FAILURE_WINDOW_MS)) > 0);
-    });
-
+  describe('SqliteCounterStore, beyond the shared contract', () => {
     it('lets exactly 5 of 20 parallel attempts through, spread over two handles on one file', async (t) => {
       const [a, b] = await twoHandles(t);
       const throttles = [new LoginThrottle({ counters: a.counters }), new LoginThrottle({ counters: b.counters })];
       const waits = await Promise.all(Array.from({ length: 20 }, (_, i) => throttles[i % 2]!.attempt('alice', `10.0.2.${i}`, T0)));
       assert.equal(waits.filter((wait) => wait === 0).length, ACCOUNT_FAILURE_LIMIT);
-    });
-
-    it('forgets one event, or every event of a key', async (t) => {
-      const { counters } = await openTestStorage(t);
-      for (const at of [T0, T0 + 1, T0 + 2]) await counters.hit('account:alice', 3, FAILURE_WINDOW_MS, at);
-      await counters.forget('account:alice', T0 + 1);
-      assert.equal(await counters.hit('account:alice', 3, FAILURE_WINDOW_MS, T0 + 3), 0);
-      assert.ok((await counters.hit('account:alice', 3, FAILURE_WINDOW_MS, T0 + 4)) > 0);
-      await counters.forget('account:alice');
-      assert.equal(await counters.hit('account:alice', 1, FAILURE_WINDOW_MS, T0 + 5), 0);
     });
 
     it('keeps a hash of each key, never the username or address itself, and drops events that left the window', async (t) => {
@@ -205,18 +149,6 @@ describeSqlite('the SQLite storage', () => {
         const results = await Promise.all([a.accounts.add(user(`dana${round}`)), b.accounts.add(user(`DANA${round}`))]);
         assert.deepEqual(results.sort(), [false, true]);
       }
-    });
-
-    it('see an account or a session the other wrote, changed or ended, at the very next call', async (t) => {
-      const [a, b] = await twoHandles(t);
-      await a.accounts.add(user('alice'));
-      await b.accounts.update('alice', (current) => ({ ...current, generation: 1 }));
-      assert.equal((await a.accounts.find('alice'))?.generation, 1);
-      const id = newSessionId();
-      await a.sessions.create(id, guestRecord());
-      assert.deepEqual(await b.sessions.get(id, T0), { record: guestRecord() });
-      await b.sessions.destroy(id);
-      assert.equal(await a.sessions.update(id, guestRecord(['late write'])), false);
     });
 
     it('keep all of 40 cart additions to one session made at once, alternating between the handles under the lock', async (t) => {

@@ -65,8 +65,16 @@ class SqliteStorage implements Storage {
     this.#sweepBatch = options.sweepBatch ?? SWEEP_BATCH;
   }
 
+  /** writeMethod: every write of a session is one statement, which SQLite applies whole or not at all. */
+  readonly writeMethod = 'one SQL statement, whole or not at all';
+
+  /** where names the row as a query finds it: `sqlite row sessions.file_id = '3f2a…'`. */
+  where(fileId: string, shownLength?: number): string {
+    return `sqlite row sessions.file_id = '${shownLength === undefined ? fileId : `${fileId.slice(0, shownLength)}…`}'`;
+  }
+
   async view(fileId: string): Promise<StoredView> {
-    return { where: `sqlite row sessions.file_id = '${fileId}'`, ttlMs: null };
+    return { where: this.where(fileId), ttlMs: null };
   }
 
   async *all(): AsyncIterable<StoredSession> {
