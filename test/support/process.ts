@@ -121,7 +121,7 @@ export async function cartAddsAlternating(servers: readonly RunningProcess[], br
  * worker as it died is never answered: each request gives up after
  * `timeoutMs`, and the promises never reject.
  */
-export function cartAddsInFlight(server: RunningProcess, browser: Client, timeoutMs: number): Promise<unknown>[] {
+export function cartAddsInFlight(server: RunningProcess, browser: Client, timeoutMs: number): Array<Promise<unknown>> {
   return Array.from({ length: 30 }, (_, i) =>
     fetch(new URL('/api/cart', server.url), {
       method: 'POST',
