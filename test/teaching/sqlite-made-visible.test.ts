@@ -46,7 +46,12 @@ describeSqlite('STORE=sqlite made visible', () => {
     const browser = server.client();
     await register(browser, 'bruno');
     const block = blocks.find((text) => text.startsWith('POST /register'));
-    assert.match(block ?? '', new RegExp(`wrote sqlite row sessions\\.file_id = '${storageKey(browser.sid!).slice(0, 16)}…' \\(one SQL statement, whole or not at all\\)`));
+    assert.match(
+      block ?? '',
+      new RegExp(
+        `wrote sqlite row sessions\\.file_id = '${storageKey(browser.sid!).slice(0, 16)}…' \\(one SQL statement, whole or not at all\\)`,
+      ),
+    );
   });
 
   it("the inspector names the session's row and shows the record as stored in it", async (t) => {
