@@ -12,10 +12,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { makeTempDir, removeTempDir } from '../lib/processes.mjs';
 import { measure, runLoad } from '../lib/load.mjs';
+import { otherSession } from '../lib/records.mjs';
 import { get, startCloakroom, USERNAME } from '../lib/servers.mjs';
 import { ROTATING_SESSIONS } from './me.mjs';
 
-const OTHER_USERS = 1000;
 const MINUTE_MS = 60_000;
 /** The defaults of SESSION_IDLE_TIMEOUT and GUEST_IDLE_TIMEOUT: the deadlines the rows get, as the server would compute them. */
 const IDLE_TIMEOUT_MS = 30 * MINUTE_MS;
@@ -77,17 +77,7 @@ function insertOtherSessions(sqlite, file, total) {
     const insert = db.prepare('INSERT INTO sessions (file_id, username, expires_at, record) VALUES (?, ?, ?, ?)');
     db.exec('BEGIN IMMEDIATE');
     for (let index = 0; index < total; index++) {
-      const user = index % 4 === 0 ? `other${index % OTHER_USERS}` : null;
-      const record = {
-        version: 1,
-        createdAt,
-        lastSeenAt: createdAt,
-        user,
-        generation: user === null ? null : 0,
-        data: { cart: ['apple'], theme: null },
-        events: [{ at: createdAt, event: user === null ? 'created as guest' : 'created at sign-in' }],
-        device: 'Firefox on Linux',
-      };
+      const { user, record } = otherSession(index, createdAt);
       const expiresAt = Date.parse(createdAt) + (user === null ? GUEST_IDLE_TIMEOUT_MS : IDLE_TIMEOUT_MS);
       insert.run(sha256(randomBytes(32).toString('base64url')), user, expiresAt, JSON.stringify(record));
     }
