@@ -15,8 +15,8 @@
 //   BENCH_CONNECTIONS     concurrent connections (50)
 //   BENCH_RETRIES         extra tries for a measurement disturbed by other work on the server's core (2)
 //   BENCH_TOUCH_DURATION  seconds of load in the touch-counting scenario (10)
-//   BENCH_SWEEP_FILES     session files for the sweeper scenario, and other sessions for the devices scenario (100000)
-//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices,redis
+//   BENCH_SWEEP_FILES     session files for the sweeper scenario, and other sessions for the devices and sqlite scenarios (100000)
+//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices,redis,sqlite (sqlite needs Node 22.13 or later)
 //   BENCH_LOADGEN         "autocannon" to use the fallback even when wrk exists
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,8 +34,9 @@ import * as signIn from './scenarios/sign-in.mjs';
 import * as workers from './scenarios/workers.mjs';
 import * as devices from './scenarios/devices.mjs';
 import * as redis from './scenarios/redis.mjs';
+import * as sqlite from './scenarios/sqlite.mjs';
 
-const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices, redis };
+const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices, redis, sqlite };
 
 function numberFromEnv(name, fallback, { allowZero = false } = {}) {
   const raw = process.env[name];

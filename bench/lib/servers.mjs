@@ -72,6 +72,7 @@ export async function startCloakroom(env = {}, { pin = true } = {}) {
     'TRUST_PROXY',
     'HOST',
     'WORKERS',
+    'STORE',
   ]) {
     if (!(name in childEnv)) childEnv[name] = undefined;
   }

@@ -14,10 +14,10 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeTempDir, removeTempDir } from '../lib/processes.mjs';
 import { measure, runLoad } from '../lib/load.mjs';
+import { OTHER_USERS, otherSession } from '../lib/records.mjs';
 import { get, pool, startCloakroom } from '../lib/servers.mjs';
 
 export const USER_SESSIONS = 20;
-const OTHER_USERS = 1000;
 const WRITE_CONCURRENCY = 64;
 const POLL_INTERVAL_MS = 250;
 const MAX_SWEEP_SECONDS = 600;
@@ -80,17 +80,7 @@ async function writeOtherSessions(dir, total) {
   for (let user = 0; user < OTHER_USERS; user++) await mkdir(path.join(usersDir, sha256(`other${user}`)), { recursive: true, mode: 0o700 });
   await pool(total, WRITE_CONCURRENCY, async (index) => {
     const fileId = sha256(randomBytes(32).toString('base64url'));
-    const user = index % 4 === 0 ? `other${index % OTHER_USERS}` : null;
-    const record = {
-      version: 1,
-      createdAt,
-      lastSeenAt: createdAt,
-      user,
-      generation: user === null ? null : 0,
-      data: { cart: ['apple'], theme: null },
-      events: [{ at: createdAt, event: user === null ? 'created as guest' : 'created at sign-in' }],
-      device: 'Firefox on Linux',
-    };
+    const { user, record } = otherSession(index, createdAt);
     await writeFile(path.join(dir, `${fileId}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
     if (user !== null) await writeFile(path.join(usersDir, sha256(user.toLowerCase()), fileId), '', { mode: 0o600 });
   });

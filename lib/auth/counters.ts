@@ -166,7 +166,7 @@ export class FileCounterStore implements CounterStore {
   }
 
   async hit(key: string, limit: number, windowMs: number, now: number): Promise<number> {
-    const name = fileKey(key);
+    const name = keyHash(key);
     return this.#inDir(() =>
       this.#lock.run(name, async () => {
         const times = recent(await this.#read(name), windowMs, now);
@@ -179,7 +179,7 @@ export class FileCounterStore implements CounterStore {
   }
 
   async forget(key: string, at?: number): Promise<void> {
-    const name = fileKey(key);
+    const name = keyHash(key);
     await this.#inDir(() =>
       this.#lock.run(name, async () => {
         const times = at === undefined ? [] : await this.#read(name);
@@ -253,13 +253,14 @@ function recent(times: readonly number[], windowMs: number, now: number): number
 }
 
 /** waitFor is 0 while fewer than `limit` events are recent, else the time until enough old ones leave the window. */
-function waitFor(times: readonly number[], limit: number, windowMs: number, now: number): number {
+export function waitFor(times: readonly number[], limit: number, windowMs: number, now: number): number {
   // The oldest of the last `limit` events: when it leaves the window, one more may be counted.
   const oldestCounted = times.at(-limit);
   if (times.length < limit || oldestCounted === undefined) return 0;
   return oldestCounted + windowMs - now;
 }
 
-function fileKey(key: string): string {
+/** keyHash is the hex SHA-256 of a counted key: what a shared store keeps instead of the username or address itself. */
+export function keyHash(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }

@@ -1,9 +1,15 @@
 import { ConfigError, timeoutsOf } from '../config.ts';
 import type { Config } from '../config.ts';
 import type { FileSystem } from '../file-system.ts';
+import { FAILURE_WINDOW_MS } from '../auth/throttle.ts';
+import { ADDRESS_LIMIT_WINDOW_MS } from '../rate-limit.ts';
+import type { Timeouts } from '../sessions/record.ts';
 import { FilesStorage } from './files.ts';
 import { MemoryStorage } from './memory.ts';
 import { openRedisStorage } from './redis/storage.ts';
+import { SqliteOpenError } from './sqlite/database.ts';
+import { SqliteUnavailableError } from './sqlite/driver.ts';
+import { openSqliteStorage } from './sqlite/storage.ts';
 import type { Storage } from './storage.ts';
 
 export interface OpenStorageOptions {
@@ -42,6 +48,21 @@ export async function openStorage(config: Config, options: OpenStorageOptions = 
         throw new ConfigError('STORE', error instanceof Error ? error.message : String(error));
       }
     case 'sqlite':
-      throw new ConfigError('STORE', `${config.store.kind} is not available in this version`);
+      return openSqlite(config.store.path, timeouts);
+  }
+}
+
+/**
+ * openSqlite opens STORE=sqlite:PATH. A Node without node:sqlite, or a file
+ * that cannot serve (locked, read-only, corrupt, another program's), stops
+ * start-up with one line naming STORE and what is wrong.
+ */
+async function openSqlite(file: string, timeouts: Timeouts): Promise<Storage> {
+  try {
+    // Counted events are kept for the longest window of any limit, so no clean-up lifts a limit early.
+    return await openSqliteStorage(file, { timeouts, counterRetainMs: Math.max(FAILURE_WINDOW_MS, ADDRESS_LIMIT_WINDOW_MS) });
+  } catch (error) {
+    if (error instanceof SqliteUnavailableError || error instanceof SqliteOpenError) throw new ConfigError('STORE', error.message);
+    throw error;
   }
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,42 +8,26 @@ import type { UserRecord } from '../../lib/auth/users.ts';
 import { parseRecord } from '../../lib/sessions/record.ts';
 import { Client, PASSWORD, register } from '../support/client.ts';
 import { bodyOf, sessionView } from '../support/json.ts';
-import { startServerProcess } from '../support/process.ts';
-import type { ServerProcess } from '../support/process.ts';
+import { CART_ADDS, cartAddsAlternating, cartAddsInFlight, on, startServerProcess, workerPids } from '../support/process.ts';
+import type { RunningProcess } from '../support/process.ts';
 import { makeDirs, TEST_SCRYPT_COST } from '../support/server.ts';
 import type { Dirs } from '../support/server.ts';
 
-const CART_ADDS = 40;
 /** A process stopped with SIGTERM exits within this long. */
 const EXIT_DEADLINE_MS = 10_000;
 /** How long a request sent while its worker is killed may wait for an answer that will not come. */
 const IN_FLIGHT_TIMEOUT_MS = 3000;
 
-type Server = ServerProcess & { url: string };
+type Server = RunningProcess;
 
 /** twoServers starts two Cloakroom processes, separately, on one sessions directory and one users file. */
 async function twoServers(t: TestContext, dirs: Dirs): Promise<[Server, Server]> {
   return Promise.all([startServerProcess(t, dirs), startServerProcess(t, dirs)]);
 }
 
-/** on is a client of `server` that carries `from`'s cookies: the same browser, answered by another process. */
-function on(server: Server, from: Client): Client {
-  const client = new Client(server.url);
-  for (const [name, value] of from.cookies) client.cookies.set(name, value);
-  return client;
-}
-
 async function usernamesOnDisk(dirs: Dirs): Promise<string[]> {
   const saved = JSON.parse(await readFile(dirs.usersFile, 'utf8')) as { users: UserRecord[] };
   return saved.users.map((user) => user.username).sort();
-}
-
-/** cartAddsAlternating sends CART_ADDS cart additions at once on one session, alternating between `servers`. */
-async function cartAddsAlternating(servers: readonly Server[], browser: Client): Promise<number[]> {
-  const replies = await Promise.all(
-    Array.from({ length: CART_ADDS }, (_, i) => on(servers[i % servers.length]!, browser).json('POST', '/api/cart', { item: `item-${i}` })),
-  );
-  return replies.map((reply) => reply.status);
 }
 
 describe('two Cloakroom processes started separately on one directory pair', () => {
@@ -171,21 +154,6 @@ describe('two Cloakroom processes started separately on one directory pair', () 
   });
 });
 
-/** workerPids lists the worker processes of a WORKERS>1 server (the children of its primary). */
-function workerPids(primary: Server): number[] {
-  let out: string;
-  try {
-    out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(primary.child.pid)], { encoding: 'utf8' });
-  } catch {
-    // ps exits 1 when it lists nothing: the primary has no children (left).
-    return [];
-  }
-  return out
-    .split('\n')
-    .map((line) => Number(line.trim()))
-    .filter((pid) => pid > 0);
-}
-
 describe('WORKERS=2: one port, two worker processes', () => {
   it(`serves from two workers, keeps all ${CART_ADDS} concurrent cart additions, and stops with exit 0 on SIGTERM`, async (t) => {
     const dirs = await makeDirs(t);
@@ -213,18 +181,7 @@ describe('WORKERS=2: one port, two worker processes', () => {
     await register(browser, 'liam');
     const [victim] = workerPids(server);
     // Cart additions in flight on every connection while one worker dies.
-    // A connection handed to the worker as it died is never answered: each request gives up after a while.
-    const inFlight = Array.from({ length: 30 }, (_, i) =>
-      fetch(new URL('/api/cart', server.url), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Cookie: `sid=${browser.sid}` },
-        body: JSON.stringify({ item: `x${i}` }),
-        signal: AbortSignal.timeout(IN_FLIGHT_TIMEOUT_MS),
-      }).then(
-        (reply) => reply.arrayBuffer(),
-        () => null,
-      ),
-    );
+    const inFlight = cartAddsInFlight(server, browser, IN_FLIGHT_TIMEOUT_MS);
     process.kill(victim!, 'SIGKILL');
     await Promise.all(inFlight);
     await server.line(/worker \d+ died \(SIGKILL\); starting another/);

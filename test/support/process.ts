@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Client } from './client.ts';
 import { TEST_SCRYPT_COST } from './server.ts';
 import type { Cleanup, Dirs } from './server.ts';
 
@@ -86,13 +87,65 @@ export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
   };
 }
 
+/** RunningProcess is a server process that has printed its start-up line, with the URL it printed. */
+export type RunningProcess = ServerProcess & { url: string };
+
 /** startServerProcess spawns server.ts over `dirs` (with `overrides`) and waits for its start-up line. */
-export async function startServerProcess(
-  t: Cleanup,
-  dirs: Dirs,
-  overrides: Record<string, string> = {},
-): Promise<ServerProcess & { url: string }> {
+export async function startServerProcess(t: Cleanup, dirs: Dirs, overrides: Record<string, string> = {}): Promise<RunningProcess> {
   const spawned = spawnServer(t, serverEnv(dirs, overrides));
   const [, url] = await spawned.line(LISTENING);
   return { ...spawned, url: url! };
+}
+
+/** CART_ADDS: how many cart additions the multi-process suites send at once to one session. */
+export const CART_ADDS = 40;
+
+/** on is a client of `server` that carries `from`'s cookies: the same browser, answered by another process. */
+export function on(server: RunningProcess, from: Client): Client {
+  const client = new Client(server.url);
+  for (const [name, value] of from.cookies) client.cookies.set(name, value);
+  return client;
+}
+
+/** cartAddsAlternating sends CART_ADDS cart additions at once on one session, alternating between `servers`, and gives their statuses. */
+export async function cartAddsAlternating(servers: readonly RunningProcess[], browser: Client): Promise<number[]> {
+  const replies = await Promise.all(
+    Array.from({ length: CART_ADDS }, (_, i) => on(servers[i % servers.length]!, browser).json('POST', '/api/cart', { item: `item-${i}` })),
+  );
+  return replies.map((reply) => reply.status);
+}
+
+/**
+ * cartAddsInFlight sends 30 cart additions at once on `browser`'s session,
+ * for a test that kills a worker meanwhile. A connection handed to the
+ * worker as it died is never answered: each request gives up after
+ * `timeoutMs`, and the promises never reject.
+ */
+export function cartAddsInFlight(server: RunningProcess, browser: Client, timeoutMs: number): Array<Promise<unknown>> {
+  return Array.from({ length: 30 }, (_, i) =>
+    fetch(new URL('/api/cart', server.url), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: `sid=${browser.sid}` },
+      body: JSON.stringify({ item: `x${i}` }),
+      signal: AbortSignal.timeout(timeoutMs),
+    }).then(
+      (reply) => reply.arrayBuffer(),
+      () => null,
+    ),
+  );
+}
+
+/** workerPids lists the worker processes of a WORKERS>1 server (the children of its primary). */
+export function workerPids(primary: RunningProcess): number[] {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(primary.child.pid)], { encoding: 'utf8' });
+  } catch {
+    // ps exits 1 when it lists nothing: the primary has no children (left).
+    return [];
+  }
+  return out
+    .split('\n')
+    .map((line) => Number(line.trim()))
+    .filter((pid) => pid > 0);
 }
