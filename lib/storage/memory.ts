@@ -1,5 +1,7 @@
 import { MemoryCounterStore } from '../auth/counters.ts';
 import { MemoryAccountStore } from '../auth/memory-accounts.ts';
+import { DEFENDED } from '../lab/switches.ts';
+import type { Defences } from '../lab/switches.ts';
 import { KeyedLock } from '../sessions/lock.ts';
 import { MemorySessionStore } from '../sessions/memory-store.ts';
 import { parseRecord } from '../sessions/record.ts';
@@ -20,8 +22,9 @@ export class MemoryStorage implements Storage {
   readonly counters = new MemoryCounterStore();
   readonly sessionLocks = new KeyedLock();
 
-  constructor(timeouts: Timeouts) {
-    this.sessions = new MemorySessionStore(timeouts);
+  /** `defences` are the lab's switches in lab mode (`expiry`); every defence is on otherwise. */
+  constructor(timeouts: Timeouts, defences: Defences = DEFENDED) {
+    this.sessions = new MemorySessionStore(timeouts, defences);
   }
 
   readonly writeMethod = 'replaced in a Map';

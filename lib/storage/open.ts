@@ -1,6 +1,7 @@
 import { ConfigError, timeoutsOf } from '../config.ts';
 import type { Config } from '../config.ts';
 import type { FileSystem } from '../file-system.ts';
+import type { Defences } from '../lab/switches.ts';
 import { FilesStorage } from './files.ts';
 import { MemoryStorage } from './memory.ts';
 import type { Storage } from './storage.ts';
@@ -10,6 +11,8 @@ export interface OpenStorageOptions {
   fs?: FileSystem;
   /** onCorrupt hears of a stored session that cannot be read as one. */
   onCorrupt?: (where: string, reason: string) => void;
+  /** defences are the lab's switches in lab mode; every defence is on otherwise (lib/lab/switches.ts). */
+  defences?: Defences;
 }
 
 /**
@@ -28,9 +31,10 @@ export async function openStorage(config: Config, options: OpenStorageOptions = 
         timeouts,
         fs: options.fs,
         onCorrupt: options.onCorrupt,
+        defences: options.defences,
       });
     case 'memory':
-      return new MemoryStorage(timeouts);
+      return new MemoryStorage(timeouts, options.defences);
     case 'redis':
     case 'sqlite':
       throw new ConfigError('STORE', `${config.store.kind} is not available in this version`);
