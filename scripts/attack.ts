@@ -24,6 +24,8 @@ try {
     process.exitCode = await runAttackCommand(args.name, { url, sessionsDir: config.sessionsDir }, output);
   }
 } catch (error) {
-  output.err(error instanceof ConfigError ? error.message : `attack: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  output.err(
+    error instanceof ConfigError ? error.message : `attack: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
   process.exitCode = 1;
 }

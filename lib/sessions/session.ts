@@ -290,7 +290,7 @@ export class RequestSession {
     // Filling the disk with guest files: refused past the limits, before anything is written.
     await this.#deps.admission.admitGuest(this.#address, this.#now);
     const id = this.#newId();
-    this.#issuing();
+    this.#issuing(id);
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
     const record = this.#stamped({ ...created, data: change(created.data), events: this.#withWeakened(events), device: deviceLabel(this.#userAgent) });
@@ -324,7 +324,7 @@ export class RequestSession {
       const kept = keepId && oldId !== null && old !== null;
       newId = kept ? oldId : this.#newId();
       if (kept) this.noteWeakened('rotate-on-sign-in');
-      else this.#issuing();
+      else this.#issuing(newId);
       if (!kept && oldId !== null && old !== null) {
         const rotation = { reason: why, from: idPrefix(oldId), to: idPrefix(newId) };
         const event = `ID replaced at ${why} (was ${rotation.from}, now ${rotation.to})`;
@@ -356,9 +356,10 @@ export class RequestSession {
     return countedSessionId();
   }
 
-  /** #issuing notes, in the lab, a new ID's cookie that will go out without HttpOnly (lib/sessions/session-cookie.ts `sessionCookieFor`). */
-  #issuing(): void {
+  /** #issuing notes, in the lab, how a new ID goes out weakened: a cookie without HttpOnly, a file named by the raw ID. */
+  #issuing(id: string): void {
     if (!this.#cookie.httpOnly) this.noteWeakened('http-only');
+    if (fileKey(id, this.#deps.defences) === id) this.noteWeakened('hashed-file-names');
   }
 
   /** #locked runs the read-modify-write `task` of session `id` under its lock. */
