@@ -72,7 +72,9 @@ it('draws the lab: the fixation lesson with its defence switched off and the att
   await page.click('#try-rotate-on-sign-in');
   await page.locator('#verdict-rotate-on-sign-in', { hasText: 'the attack worked' }).waitFor();
   // The lesson from its switch to its code, under the banner that stays at the top. A string, because this file is type-checked without DOM types.
-  await page.evaluate("window.scrollTo(0, document.querySelector('#lesson-rotate-on-sign-in .switch').getBoundingClientRect().top + window.scrollY - 150)");
+  await page.evaluate(
+    "window.scrollTo(0, document.querySelector('#lesson-rotate-on-sign-in .switch').getBoundingClientRect().top + window.scrollY - 150)",
+  );
   const png = await page.screenshot({ path: `${DOCS_DIR}lab-desktop.png`, animations: 'disabled' });
   assert.deepEqual(pngSize(png), DESKTOP, 'lab-desktop.png');
 });

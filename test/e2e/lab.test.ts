@@ -30,7 +30,10 @@ describe('the lab in a real browser', () => {
       await page.click('#try-rotate-on-sign-in');
       await verdict.filter({ hasText: 'the attack worked' }).waitFor();
       const steps = await page.locator('#steps-rotate-on-sign-in li').allTextContents();
-      assert.ok(steps.some((step) => step.includes('the planted ID')), steps.join('\n'));
+      assert.ok(
+        steps.some((step) => step.includes('the planted ID')),
+        steps.join('\n'),
+      );
 
       await toggle.check();
       await state.filter({ hasText: 'is on' }).waitFor();
@@ -39,7 +42,10 @@ describe('the lab in a real browser', () => {
 
       const site = page.locator('#site-rotate-on-sign-in');
       assert.match((await site.textContent()) ?? '', /^lib\/sessions\/session\.ts:\d+$/);
-      assert.match((await page.locator('#lesson-rotate-on-sign-in .code-line.marked').textContent()) ?? '', /defences\['rotate-on-sign-in'\]/);
+      assert.match(
+        (await page.locator('#lesson-rotate-on-sign-in .code-line.marked').textContent()) ?? '',
+        /defences\['rotate-on-sign-in'\]/,
+      );
 
       assert.deepEqual(await unlabelledControls(page), []);
       assert.equal(await page.locator('h1').count(), 1);
