@@ -179,7 +179,7 @@ export class RequestSession {
    * log now, and an event in the session's history at its next write.
    */
   noteWeakened(name: SwitchName): void {
-    this.#narrate('lab', weakenedNote(name));
+    this.#narrate('weakened', weakenedNote(name));
     if (!this.#weakenedSteps.includes(name)) this.#weakenedSteps.push(name);
   }
 
