@@ -110,7 +110,8 @@ export class LabSwitches {
     const entries = Object.entries(changes);
     for (const [name, value] of entries) {
       if (!isSwitchName(name)) throw new SwitchesError(`There is no switch named "${name}"; the switches are ${SWITCH_NAMES.join(', ')}.`);
-      if (typeof value !== 'boolean') throw new SwitchesError(`The switch ${name} takes true (defended) or false, not ${JSON.stringify(value)}.`);
+      if (typeof value !== 'boolean')
+        throw new SwitchesError(`The switch ${name} takes true (defended) or false, not ${JSON.stringify(value)}.`);
     }
     for (const [name, value] of entries) this.#state[name as SwitchName] = value as boolean;
     return this.state();

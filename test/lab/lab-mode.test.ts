@@ -167,7 +167,7 @@ describe('the lab API', () => {
     assert.equal(server.app.lab?.clock.offsetMs, 0);
   });
 
-  it('runs a lesson\'s attack against itself: POST /api/lab/attacks/<switch> answers its steps and verdict', async (t) => {
+  it("runs a lesson's attack against itself: POST /api/lab/attacks/<switch> answers its steps and verdict", async (t) => {
     const server = await labServer(t);
     const client = server.client();
     await client.json('PUT', '/api/lab', { 'rotate-on-sign-in': false });
@@ -227,7 +227,10 @@ describe('lab mode shows itself and leaves nothing normal mode would trust', () 
     const counted = await signedInVictim(lab.url);
     const ids = [guest.sid, victim.sid, afterLogout, counted.sid].filter((id) => id !== null && id !== undefined);
     assert.equal(ids.length, 4);
-    assert.ok((await readdir(dirs.sessionsDir)).some((name) => RAW_ID_FILE_PATTERN.test(name)), 'the lab wrote raw-named files');
+    assert.ok(
+      (await readdir(dirs.sessionsDir)).some((name) => RAW_ID_FILE_PATTERN.test(name)),
+      'the lab wrote raw-named files',
+    );
     await lab.close();
     labClosed = true;
 
@@ -247,7 +250,7 @@ describe('lab mode shows itself and leaves nothing normal mode would trust', () 
   });
 });
 
-describe('the explain log and the session\'s history note each weakened step', () => {
+describe("the explain log and the session's history note each weakened step", () => {
   it('"lab: rotate-on-sign-in is OFF, the ID was kept at sign-in", in both', async (t) => {
     const lines: string[] = [];
     const logger = new Logger({ mode: 'explain', write: (text) => lines.push(text), color: false });
@@ -261,7 +264,7 @@ describe('the explain log and the session\'s history note each weakened step', (
     const events = sessionView(await browser.get('/api/session')).events.map(({ event }) => event);
     assert.ok(events.includes(weakenedNote('rotate-on-sign-in')), events.join('\n'));
     assert.equal(weakenedNote('rotate-on-sign-in'), 'lab: rotate-on-sign-in is OFF, the ID was kept at sign-in');
-    assert.match(lines.join("\n"), /weakened lab: rotate-on-sign-in is OFF, the ID was kept at sign-in/);
+    assert.match(lines.join('\n'), /weakened lab: rotate-on-sign-in is OFF, the ID was kept at sign-in/);
   });
 
   for (const name of SWITCH_NAMES) {
@@ -283,7 +286,7 @@ describe('the explain log and the session\'s history note each weakened step', (
     const copy = server.client();
     copy.cookies.set('sid', victim.sid!);
     assert.equal((await victim.request('POST', '/logout', { json: {} })).status, 204);
-    assert.equal(victim.sid, null, 'the browser\'s cookie is cleared');
+    assert.equal(victim.sid, null, "the browser's cookie is cleared");
     const view = sessionView(await copy.get('/api/session'));
     assert.equal(view.user, VICTIM.username);
     assert.ok(view.events.some(({ event }) => event === weakenedNote('server-side-logout')));

@@ -56,7 +56,10 @@ describe('each defence reads its switch where it happens, beside a comment namin
       const line = site.excerpt.find((entry) => entry.line === site.line);
       assert.ok(line?.text.includes(switchRead(name)), `${site.file}:${site.line}`);
       const before = site.excerpt.filter((entry) => entry.line < site.line).map((entry) => entry.text.trim());
-      assert.ok(before.some((text) => text.startsWith('//')), `no comment above ${site.file}:${site.line}`);
+      assert.ok(
+        before.some((text) => text.startsWith('//')),
+        `no comment above ${site.file}:${site.line}`,
+      );
     });
   }
 
@@ -123,7 +126,7 @@ describe('lab mode settings', () => {
   });
 });
 
-describe('the lab\'s weak IDs and the attacker\'s guesses', () => {
+describe("the lab's weak IDs and the attacker's guesses", () => {
   it('counted IDs are well formed, and each is the one before plus one', () => {
     const [first, second] = [countedSessionId(), countedSessionId()];
     assert.equal(isWellFormedSessionId(first), true);
@@ -133,7 +136,10 @@ describe('the lab\'s weak IDs and the attacker\'s guesses', () => {
   it('reads a random ID in base64url digits: the guesses are well formed and never the next random ID', () => {
     const seen = newSessionId();
     const guesses = nextIds(seen, 3);
-    assert.equal(guesses.every((guess) => isWellFormedSessionId(guess)), true);
+    assert.equal(
+      guesses.every((guess) => isWellFormedSessionId(guess)),
+      true,
+    );
     assert.equal(nextIds('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA_', 1)[0], 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABA');
   });
 });

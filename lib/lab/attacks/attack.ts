@@ -64,7 +64,13 @@ export async function labStatus(url: string): Promise<LabStatus> {
   const switches = field(answer, 'switches');
   const store = field(answer, 'store');
   const absolute = field(answer, 'absoluteTimeoutSeconds');
-  if (answer.status !== 200 || typeof switches !== 'object' || switches === null || typeof store !== 'string' || typeof absolute !== 'number') {
+  if (
+    answer.status !== 200 ||
+    typeof switches !== 'object' ||
+    switches === null ||
+    typeof store !== 'string' ||
+    typeof absolute !== 'number'
+  ) {
     throw new CannotRun(`${url} is not a lab server (GET /api/lab answered ${answer.status}): start it with npm run lab`);
   }
   return { switches: switches as Record<string, boolean>, store, absoluteTimeoutSeconds: absolute };

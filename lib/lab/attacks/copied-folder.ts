@@ -27,7 +27,9 @@ export const copiedFolder: Attack = {
     const names = await namesIn(sessionsDir);
     const raw = names.filter((name) => RAW_ID_FILE_PATTERN.test(name)).map((name) => name.slice(0, -'.json'.length));
     const hashed = names.filter((name) => SESSION_FILE_PATTERN.test(name)).length;
-    say(`The attacker gets a copy of the sessions folder: ${hashed} file(s) named by a 64-character hash, ${raw.length} named like a session ID.`);
+    say(
+      `The attacker gets a copy of the sessions folder: ${hashed} file(s) named by a 64-character hash, ${raw.length} named like a session ID.`,
+    );
     for (const id of raw.slice(0, MAX_TRIES)) {
       const thief = new Agent(url);
       thief.hold(id);
@@ -38,7 +40,7 @@ export const copiedFolder: Attack = {
     say(
       raw.length === 0
         ? 'A hash cannot be turned back into the ID, and the server only takes IDs: the copy holds no ticket.'
-        : 'None of the files named like an ID is the victim\'s session.',
+        : "None of the files named like an ID is the victim's session.",
     );
     return false;
   },
@@ -48,8 +50,11 @@ async function namesIn(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (error) {
-    throw new CannotRun(`cannot read the sessions folder ${dir} (${errorCode(error) ?? 'error'}): run the attack with the lab's SESSIONS_DIR`, {
-      cause: error,
-    });
+    throw new CannotRun(
+      `cannot read the sessions folder ${dir} (${errorCode(error) ?? 'error'}): run the attack with the lab's SESSIONS_DIR`,
+      {
+        cause: error,
+      },
+    );
   }
 }

@@ -30,7 +30,8 @@ export const csrf: Attack = {
     say(`The server answers the forged request ${forged.status}${forged.status === 403 ? ' (cross-origin, refused)' : ''}.`);
     const session = await victim.request('GET', '/api/session');
     const data = field(session, 'data');
-    if (session.status !== 200 || typeof data !== 'object' || data === null) throw new CannotRun('the victim\'s session could not be read back');
+    if (session.status !== 200 || typeof data !== 'object' || data === null)
+      throw new CannotRun("the victim's session could not be read back");
     const cart = (data as { cart?: unknown }).cart;
     const forgedIn = Array.isArray(cart) && cart.includes(FORGED_ITEM);
     say(

@@ -13,11 +13,12 @@ export const fixation: Attack = {
   async run({ url }, say) {
     const attacker = new Agent(url);
     const guest = await attacker.request('POST', '/api/cart', { json: { item: 'bait' } });
-    if (attacker.sid === null) throw new CannotRun(`the attacker could not start a guest session (POST /api/cart answered ${guest.status})`);
+    if (attacker.sid === null)
+      throw new CannotRun(`the attacker could not start a guest session (POST /api/cart answered ${guest.status})`);
     const planted = attacker.sid;
     say(`The attacker starts a guest session of its own (POST /api/cart) and gets the ID ${attacker.shownSid}.`);
     say(
-      'The attacker plants that ID in the victim\'s browser (in real life through a sibling subdomain that sets cookies for this one, or a link to a framework that takes IDs from URLs).',
+      "The attacker plants that ID in the victim's browser (in real life through a sibling subdomain that sets cookies for this one, or a link to a framework that takes IDs from URLs).",
     );
     const victim = await signedInVictim(url, planted);
     say(

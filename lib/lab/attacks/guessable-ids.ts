@@ -50,7 +50,9 @@ export const guessableIds: Attack = {
     say(`The victim signs in as ${VICTIM.username} in a browser of their own; the attacker never sees that ID.`);
     const guesses = nextIds(seen, GUESSES);
     const [first = '', last = ''] = [guesses[0], guesses.at(-1)];
-    say(`The attacker reads its ID as a number and tries the next ${GUESSES}: the IDs ending …${first.slice(-SHOWN_END)} to …${last.slice(-SHOWN_END)}.`);
+    say(
+      `The attacker reads its ID as a number and tries the next ${GUESSES}: the IDs ending …${first.slice(-SHOWN_END)} to …${last.slice(-SHOWN_END)}.`,
+    );
     for (const [index, guess] of guesses.entries()) {
       const thief = new Agent(url);
       thief.hold(guess);
