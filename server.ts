@@ -1,4 +1,4 @@
-import { startApp } from './lib/app.ts';
+import { startApp, stopOnSignals } from './lib/app.ts';
 import { isPrimaryOfWorkers, runPrimary, tellPrimary } from './lib/cluster.ts';
 import { ConfigError, loadConfig } from './lib/config.ts';
 import { startupSummary } from './lib/log.ts';
@@ -18,22 +18,7 @@ async function main(): Promise<void> {
     return;
   }
   const app = await startApp(config);
-
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`${signal}: finishing in-flight requests, then exiting\n`);
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(error)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopOnSignals(app, (line) => process.stdout.write(`${line}\n`));
   // Printed only once the signal handlers are in place: whoever waits for this line may stop us at once.
   tellPrimary(app.url);
   if (config.workers === 1) process.stdout.write(`Cloakroom listening on ${app.url}\n${startupSummary(config).join('\n')}\n`);

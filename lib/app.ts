@@ -9,6 +9,11 @@ import { ConfigError, timeoutsOf } from './config.ts';
 import { errorCode } from './file-system.ts';
 import type { Config } from './config.ts';
 import type { FileSystem } from './file-system.ts';
+import { openLab } from './lab/mode.ts';
+import type { Lab } from './lab/mode.ts';
+import { labRoutes } from './lab/routes.ts';
+import { DEFENDED } from './lab/switches.ts';
+import type { Defences } from './lab/switches.ts';
 import { Logger } from './log.ts';
 import { Pages } from './pages.ts';
 import { requestListener } from './pipeline.ts';
@@ -71,6 +76,8 @@ export interface AppOptions {
   throttle?: LoginThrottle;
   /** connectionTimeouts replace CONNECTION_TIMEOUTS (tests shrink them to seconds' fractions). */
   connectionTimeouts?: ConnectionTimeouts;
+  /** lab starts lab mode, where defences can be switched off: only `npm run lab` (scripts/lab.ts) and tests pass it. */
+  lab?: boolean;
 }
 
 /** RunningApp is a started Cloakroom: its URL and the means to stop it. */
@@ -80,6 +87,10 @@ export interface RunningApp {
   storage: Storage;
   sweeper: Sweeper;
   services: Services;
+  /** defences are what the app's code reads: DEFENDED (frozen, every defence on) unless this is the lab. */
+  defences: Defences;
+  /** lab is the lab's switches and clock in lab mode, else null. */
+  lab: Lab | null;
   /** close stops accepting, lets in-flight requests finish (SHUTDOWN_GRACE_MS at most), and stops the sweeper. */
   close(): Promise<void>;
 }
@@ -90,12 +101,16 @@ export interface RunningApp {
  */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const logger = options.logger ?? new Logger({ mode: config.log });
-  const clock = options.clock ?? Date.now;
+  // Only lab mode has switches that can turn a defence off; everything else runs on DEFENDED, frozen.
+  const lab = options.lab === true ? openLab(config, options.clock ?? Date.now) : null;
+  const defences = lab?.switches.defences ?? DEFENDED;
+  const clock = lab?.clock.now ?? options.clock ?? Date.now;
   const timeouts = timeoutsOf(config);
   const storage = await openStorage(config, {
     fs: options.fs,
     onCorrupt: (where, reason) => logger.warn(`session file ${where} is unreadable (${reason}): treated as no session`),
     log: (line) => logger.warn(line),
+    defences,
   });
   const { sessions: store, counters, sessionLocks } = storage;
   const publicDir = options.publicDir ?? PUBLIC_DIR;
@@ -106,7 +121,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     hasher: options.hasher ?? new PasswordHasher({ cost: config.scryptCost }),
     throttle: options.throttle ?? new LoginThrottle({ counters }),
     registrations: new AddressLimit({ counters, name: 'registrations', limit: config.registrationsPerAddress }),
-    pages: new Pages(publicDir),
+    pages: new Pages(publicDir, { lab: lab !== null }),
     // Locks are keyed by file id, the ID's hash: revoking takes the very lock a request on that session takes.
     sessions: { store, lock: sessionLocks, endings: storage.endings },
     storage,
@@ -118,7 +133,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     retryAfterMs: config.sweepIntervalMs,
   });
   const onRequest = requestListener({
-    router: buildRouter(services, loadStaticFiles(publicDir)),
+    router: buildRouter(services, loadStaticFiles(publicDir), lab),
     sessions: {
       store,
       admission,
@@ -128,6 +143,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       where: (fileId, shownLength) => storage.where(fileId, shownLength),
       writeMethod: storage.writeMethod,
       endings: storage.endings,
+      defences,
     },
     users: services.users,
     cookieSecure: config.cookieSecure,
@@ -187,6 +203,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     storage,
     sweeper,
     services,
+    defences,
+    lab,
     close: async () => {
       await closeGracefully(server, sweeper);
       await storage.close();
@@ -204,15 +222,48 @@ function listenError(error: Error, config: Config): Error {
   return error;
 }
 
-/** buildRouter registers every route: pages, sign-in and the API, which use the session, and the static files, which do not. */
-function buildRouter(services: Services, staticFiles: Map<string, StaticFile>): Router<Endpoint> {
+/**
+ * buildRouter registers every route: pages, sign-in and the API, which use
+ * the session, and the static files, which do not. The lab's routes exist
+ * only in lab mode; anywhere else /lab and /api/lab are unknown paths (404).
+ */
+function buildRouter(services: Services, staticFiles: Map<string, StaticFile>, lab: Lab | null): Router<Endpoint> {
   const router = new Router<Endpoint>();
-  const sessionRoutes = [...pageRoutes(services), ...authRoutes(services), ...apiRoutes(services), ...deviceRoutes(services)];
+  const sessionRoutes = [
+    ...pageRoutes(services),
+    ...authRoutes(services),
+    ...apiRoutes(services),
+    ...deviceRoutes(services),
+    ...(lab === null ? [] : labRoutes(lab, services)),
+  ];
   for (const [method, route, handler] of sessionRoutes) {
     router.add(method, route, { handler, usesSession: true });
   }
   for (const [urlPath, file] of staticFiles) router.add('GET', urlPath, { handler: serveStatic(file), usesSession: false });
   return router;
+}
+
+/**
+ * stopOnSignals closes `app` at the first SIGINT (Ctrl-C) or SIGTERM,
+ * letting in-flight requests finish, then ends the process: 0, or 1 when
+ * closing failed. `out` hears what is happening.
+ */
+export function stopOnSignals(app: RunningApp, out: (line: string) => void): void {
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    out(`${signal}: finishing in-flight requests, then exiting`);
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 /**

@@ -4,10 +4,15 @@ import { waitInWords } from './duration.ts';
 import { MAX_CART_ITEM_LENGTH, MAX_CART_ITEMS } from './sessions/record.ts';
 import type { Theme } from './sessions/record.ts';
 
-/** PageName: the HTML pages of public/: five served by their own routes, and the 404 page a browser gets for an unknown address. */
-export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices' | 'not-found';
+/** PageName: the HTML pages of public/: six served by their own routes (`lab` only in lab mode), and the 404 page a browser gets for an unknown address. */
+export type PageName = 'login' | 'register' | 'dashboard' | 'profile' | 'devices' | 'not-found' | 'lab';
 
 export const PAGE_NAMES: readonly PageName[] = ['login', 'register', 'dashboard', 'profile', 'devices', 'not-found'];
+
+/** PagesOptions: in lab mode (`lab`), the lab page is added and every page carries the lab's banner. */
+export interface PagesOptions {
+  lab?: boolean;
+}
 
 /**
  * ERROR_MESSAGES: the only texts a page shows for `?error=`. The code in
@@ -62,10 +67,11 @@ export function throttledMessage(retryAfterSeconds: number): string {
 export class Pages {
   #templates = new Map<PageName, string>();
 
-  constructor(publicDir: string) {
-    for (const name of PAGE_NAMES) {
+  constructor(publicDir: string, options: PagesOptions = {}) {
+    for (const name of options.lab === true ? [...PAGE_NAMES, 'lab' as const] : PAGE_NAMES) {
       const template = readFileSync(path.join(publicDir, `${name}.html`), 'utf8');
-      this.#templates.set(name, withLimits(withPartials(template, publicDir)));
+      const filled = withLimits(withPartials(template, publicDir));
+      this.#templates.set(name, options.lab === true ? withLabBanner(filled, publicDir) : filled);
     }
   }
 
@@ -104,6 +110,16 @@ function withPartials(template: string, publicDir: string): string {
   return template.replace(/\{\{> ([a-z0-9-]+)\}\}/g, (_, name: string) =>
     readFileSync(path.join(publicDir, 'partials', `${name}.html`), 'utf8').trimEnd(),
   );
+}
+
+/**
+ * withLabBanner puts public/partials/lab-banner.html at the top of the
+ * body, once at start-up: in lab mode no page may be mistaken for a
+ * defended one.
+ */
+function withLabBanner(template: string, publicDir: string): string {
+  const banner = readFileSync(path.join(publicDir, 'partials', 'lab-banner.html'), 'utf8').trimEnd();
+  return template.replace(/<body[^>]*>/, (body) => `${body}\n${banner}`);
 }
 
 /** withLimits puts the values of LIMITS in place of their placeholders. */

@@ -33,6 +33,7 @@ export interface Endpoint {
 /** PipelineOptions are the parts the pipeline uses on every request, made once at start-up (lib/app.ts). */
 export interface PipelineOptions {
   router: Router<Endpoint>;
+  /** sessions carry the defences too (SessionDeps.defences): DEFENDED outside the lab, the lab's switches in it. */
   sessions: SessionDeps;
   /** users are read to check that a signed-in session's account still stands. */
   users: AccountStore;
@@ -94,7 +95,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
   const address = clientAddress(req, options.trustProxy);
   const facts = {
     now,
-    cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy),
+    cookie: sessionCookieFor(req, options.cookieSecure, options.trustProxy, sessions.defences),
     narrate: log.step,
     address,
     userAgent: req.headers['user-agent'],
@@ -128,13 +129,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
       throw new HttpError(405, 'method_not_allowed', `Use ${match.allow}.`, { headers: { Allow: match.allow } });
     }
     asset = !match.handler.usesSession;
-    if (isCrossOriginRequest(req)) {
-      // CSRF: refused before the body is read or the session is touched.
+    const crossOrigin = isCrossOriginRequest(req);
+    // CSRF: refused before the body is read or the session is touched.
+    if (crossOrigin && sessions.defences['origin-check']) {
       log.step('origin', 'cross-origin request refused');
       throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
     }
     if (match.handler.usesSession) {
       ctx.session = await RequestSession.load(sessions, facts, parseCookies(req.headers.cookie)[facts.cookie.name]);
+      if (crossOrigin) ctx.session.noteWeakened('origin-check');
       ctx.user = await signedInUser(ctx, options.users);
     }
     await match.handler.handler(ctx);

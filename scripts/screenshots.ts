@@ -69,3 +69,21 @@ it('draws the login page, a lived-in dashboard, its session inspector and an end
   await page.evaluate('window.scrollTo(0, 0)');
   await shoot('ended');
 });
+
+it('draws the lab: the fixation lesson with its defence switched off and the attack just run', async (t) => {
+  const server = await startTestServer(t, {}, { lab: true });
+  const page = await openPage(t, { viewport: DESKTOP, locale: 'en-US', timezoneId: 'UTC' });
+  await mkdir(DOCS_DIR, { recursive: true });
+  await page.goto(`${server.url}/lab`, { waitUntil: 'networkidle' });
+  await page.locator('#state-rotate-on-sign-in', { hasText: 'is on' }).waitFor();
+  await page.locator('#switch-rotate-on-sign-in').uncheck();
+  await page.locator('#state-rotate-on-sign-in', { hasText: 'is OFF' }).waitFor();
+  await page.click('#try-rotate-on-sign-in');
+  await page.locator('#verdict-rotate-on-sign-in', { hasText: 'the attack worked' }).waitFor();
+  // The lesson from its switch to its code, under the banner that stays at the top. A string, because this file is type-checked without DOM types.
+  await page.evaluate(
+    "window.scrollTo(0, document.querySelector('#lesson-rotate-on-sign-in .switch').getBoundingClientRect().top + window.scrollY - 150)",
+  );
+  const png = await page.screenshot({ path: `${DOCS_DIR}lab-desktop.png`, animations: 'disabled' });
+  assert.deepEqual(pngSize(png), DESKTOP, 'lab-desktop.png');
+});

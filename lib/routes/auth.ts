@@ -95,7 +95,7 @@ export function authRoutes(services: Services): Array<Route<Handler>> {
   const logout = async (ctx: Context): Promise<void> => {
     // Nothing in the body is needed, but the body rules of readBody (413, 415, 400) hold here too.
     await readBody(ctx.req);
-    await ctx.session.destroy('signed-out');
+    await ctx.session.signOut();
     return wantsJson(ctx.req)
       ? send(ctx, 204, { 'Cache-Control': 'no-store' }, null)
       : redirect(ctx, ctx.session.ended === null ? '/login' : `/login?reason=${ctx.session.ended}`);

@@ -2,9 +2,11 @@ import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { errorCode, nodeFileSystem, READ_NO_FOLLOW, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
+import { DEFENDED } from '../lab/switches.ts';
+import type { Defences } from '../lab/switches.ts';
 import { expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
-import { storageKey } from './session-id.ts';
+import { fileKey, storageKey } from './session-id.ts';
 import { byCreation, StoreError } from './store.ts';
 import type { ListedSession, Lookup, SessionStore } from './store.ts';
 import { UserIndex } from './user-index.ts';
@@ -22,6 +24,8 @@ export const DEFAULT_CACHE_ENTRIES = 10_000;
 export const SESSION_FILE_PATTERN = /^[0-9a-f]{64}\.json$/;
 /** TEMP_FILE_PATTERN matches the temporary files of an atomic write: `.<64 hex>.json.<12 hex>.tmp`. */
 export const TEMP_FILE_PATTERN = /^\.[0-9a-f]{64}\.json\.[0-9a-f]{12}\.tmp$/;
+/** RAW_ID_FILE_PATTERN matches a file named after a raw session ID, `<43 base64url>.json`: only the lab writes them (`hashed-file-names` off). */
+export const RAW_ID_FILE_PATTERN = /^[A-Za-z0-9_-]{43}\.json$/;
 
 export interface FileStoreOptions {
   dir: string;
@@ -30,6 +34,8 @@ export interface FileStoreOptions {
   maxCacheEntries?: number;
   /** onCorrupt hears about each unreadable file once (per version of the file), for the log. */
   onCorrupt?: (fileName: string, reason: string) => void;
+  /** defences are the lab's switches in lab mode; DEFENDED otherwise (lib/lab/switches.ts). */
+  defences?: Defences;
 }
 
 /** A parsed record remembered with the identity of the file version it came from. */
@@ -78,6 +84,7 @@ export class FileSessionStore implements SessionStore {
    */
   #listed = new Map<string, CacheEntry>();
   #index: UserIndex;
+  #defences: Defences;
 
   constructor(options: FileStoreOptions) {
     this.#dir = options.dir;
@@ -87,11 +94,16 @@ export class FileSessionStore implements SessionStore {
     this.#maxCacheEntries = options.maxCacheEntries ?? DEFAULT_CACHE_ENTRIES;
     this.#onCorrupt = options.onCorrupt ?? (() => undefined);
     this.#index = new UserIndex(options.dir, this.#fs);
+    this.#defences = options.defences ?? DEFENDED;
   }
 
-  /** fileNameFor is where `id` lives, relative to the sessions directory: what the inspector shows. */
+  /**
+   * fileNameFor is where `id` lives, relative to the sessions directory:
+   * what the inspector shows. The cache keeps only hashed names (a raw
+   * one, the lab's, is never cached), so a cached name is always right.
+   */
   fileNameFor(id: string): string {
-    return this.#cache.get(id)?.fileName ?? `${storageKey(id)}.json`;
+    return this.#cache.get(id)?.fileName ?? `${fileKey(id, this.#defences)}.json`;
   }
 
   async get(id: string, now: number): Promise<Lookup> {
@@ -106,8 +118,8 @@ export class FileSessionStore implements SessionStore {
     if (record === GONE) return { miss: 'not-found' };
     if (record === null) return { miss: 'unreadable' };
     const expiry = expiryAt(record, now, this.#timeouts);
-    if (expiry !== null) {
-      // Refused on read, even before the sweeper has come by.
+    // A stolen ID that works for ever: an expired session is refused on read (and deleted), even before the sweeper has come by.
+    if (expiry !== null && this.#defences.expiry) {
       await this.destroy(id);
       return { miss: `expired-${expiry}` };
     }
@@ -235,6 +247,8 @@ export class FileSessionStore implements SessionStore {
     const cached = this.#cache.get(id);
     if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
     const record = await this.#read(fileName, file, stats);
+    // A raw name is never remembered: with the lab's switch back on, the ID must be looked up under its hash again.
+    if (RAW_ID_FILE_PATTERN.test(fileName)) return record;
     if (record === GONE) {
       this.#cache.delete(id);
       return GONE;

@@ -1,3 +1,5 @@
+import { DEFENDED } from '../lab/switches.ts';
+import type { Defences } from '../lab/switches.ts';
 import { expiryAt, parseRecord } from './record.ts';
 import type { Expiry, SessionRecord, Timeouts } from './record.ts';
 import { storageKey } from './session-id.ts';
@@ -25,9 +27,12 @@ export class MemorySessionStore implements SessionStore {
   #timeouts: Timeouts;
   #sessions = new Map<string, Stored>();
   #byUser = new Map<string, Set<string>>();
+  #defences: Defences;
 
-  constructor(timeouts: Timeouts) {
+  /** `defences` are the lab's switches in lab mode; DEFENDED otherwise (lib/lab/switches.ts). */
+  constructor(timeouts: Timeouts, defences: Defences = DEFENDED) {
     this.#timeouts = timeouts;
+    this.#defences = defences;
   }
 
   async get(id: string, now: number): Promise<Lookup> {
@@ -101,7 +106,8 @@ export class MemorySessionStore implements SessionStore {
       return { miss: 'unreadable' };
     }
     const expiry = expiryAt(record, now, this.#timeouts);
-    if (expiry !== null) {
+    // A stolen ID that works for ever: an expired session is refused and forgotten.
+    if (expiry !== null && this.#defences.expiry) {
       this.#forget(fileId);
       return { miss: `expired-${expiry}` };
     }

@@ -53,6 +53,12 @@ export interface SessionRecord {
    * Records written before devices were listed have none.
    */
   device?: string;
+  /**
+   * lab marks a record written by the lab (`npm run lab`), where defences
+   * can be off: a server outside the lab never trusts it
+   * (lib/sessions/session.ts `trusted`).
+   */
+  lab?: true;
 }
 
 /** Timeouts are SESSION_IDLE_TIMEOUT, SESSION_ABSOLUTE_TIMEOUT and GUEST_IDLE_TIMEOUT, in milliseconds. */
@@ -167,7 +173,8 @@ function isRecord(value: unknown): value is SessionRecord {
     isData(value.data) &&
     Array.isArray(value.events) &&
     value.events.every(isEvent) &&
-    (value.device === undefined || isValidText(value.device, 1, MAX_DEVICE_LABEL_LENGTH))
+    (value.device === undefined || isValidText(value.device, 1, MAX_DEVICE_LABEL_LENGTH)) &&
+    (value.lab === undefined || value.lab === true)
   );
 }
 

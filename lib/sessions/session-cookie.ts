@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CookieSecureMode } from '../config.ts';
 import { serializeCookie } from '../cookies.ts';
 import { isHttps } from '../forwarded.ts';
+import type { Defences } from '../lab/switches.ts';
 
 /**
  * The session cookie, declared once: its name, its attributes, and the one
@@ -37,13 +38,17 @@ export const SECURE_SESSION_COOKIE_NAME = '__Host-sid';
  */
 export const SESSION_COOKIE_ATTRIBUTES = { httpOnly: true, sameSite: 'Lax', path: '/' } as const;
 
-/** What the explain log says the attributes are, spelled from SESSION_COOKIE_ATTRIBUTES. */
-const ATTRIBUTE_SUMMARY = `HttpOnly; SameSite=${SESSION_COOKIE_ATTRIBUTES.sameSite}; Path=${SESSION_COOKIE_ATTRIBUTES.path}`;
+/** What the explain log says the attributes are, spelled from SESSION_COOKIE_ATTRIBUTES (HttpOnly left out only by the lab). */
+function attributeSummary(httpOnly: boolean): string {
+  return `${httpOnly ? 'HttpOnly; ' : ''}SameSite=${SESSION_COOKIE_ATTRIBUTES.sameSite}; Path=${SESSION_COOKIE_ATTRIBUTES.path}`;
+}
 
-/** SessionCookie is how one request's session cookie is named and whether it is Secure; see sessionCookieFor. */
+/** SessionCookie is how one request's session cookie is named, whether it is Secure, and whether it is HttpOnly; see sessionCookieFor. */
 export interface SessionCookie {
   name: typeof SESSION_COOKIE_NAME | typeof SECURE_SESSION_COOKIE_NAME;
   secure: boolean;
+  /** httpOnly is SESSION_COOKIE_ATTRIBUTES.httpOnly, always, except in the lab with `http-only` switched off. */
+  httpOnly: boolean;
 }
 
 /**
@@ -51,9 +56,16 @@ export interface SessionCookie {
  * always (`COOKIE_SECURE=true`), never (`false`), or when the request
  * arrived over HTTPS (`auto`; behind a proxy only with `trustProxy`).
  */
-export function sessionCookieFor(req: IncomingMessage, cookieSecure: CookieSecureMode, trustProxy: boolean): SessionCookie {
+export function sessionCookieFor(
+  req: IncomingMessage,
+  cookieSecure: CookieSecureMode,
+  trustProxy: boolean,
+  defences: Defences,
+): SessionCookie {
   const secure = cookieSecure === 'true' || (cookieSecure === 'auto' && isHttps(req, trustProxy));
-  return secure ? { name: SECURE_SESSION_COOKIE_NAME, secure: true } : { name: SESSION_COOKIE_NAME, secure: false };
+  // Cookie theft by an injected script: an HttpOnly cookie is left out of document.cookie.
+  const httpOnly = defences['http-only'] && SESSION_COOKIE_ATTRIBUTES.httpOnly;
+  return secure ? { name: SECURE_SESSION_COOKIE_NAME, secure: true, httpOnly } : { name: SESSION_COOKIE_NAME, secure: false, httpOnly };
 }
 
 /** CookieUpdate is what a response must do to the cookie: send a session ID (new or renewed), or clear it. */
@@ -67,10 +79,10 @@ export type CookieUpdate = { kind: 'set'; id: string } | { kind: 'clear' };
  * It returns what the explain log says about it.
  */
 export function writeSessionCookie(res: ServerResponse, cookie: SessionCookie, update: CookieUpdate): string {
-  const attributes = { ...SESSION_COOKIE_ATTRIBUTES, secure: cookie.secure };
+  const attributes = { ...SESSION_COOKIE_ATTRIBUTES, secure: cookie.secure, httpOnly: cookie.httpOnly };
   if (update.kind === 'set') {
     res.setHeader('Set-Cookie', serializeCookie(cookie.name, update.id, attributes));
-    return `set ${cookie.name} (${ATTRIBUTE_SUMMARY})`;
+    return `set ${cookie.name} (${attributeSummary(cookie.httpOnly)})`;
   }
   res.setHeader('Set-Cookie', serializeCookie(cookie.name, '', { ...attributes, maxAge: 0, expires: new Date(0) }));
   return 'cleared (Max-Age=0)';
@@ -87,6 +99,6 @@ export interface SessionCookieView {
 
 /** describeSessionCookie is what the inspector (GET /api/session) tells about the cookie. */
 export function describeSessionCookie(cookie: SessionCookie): SessionCookieView {
-  const { httpOnly, sameSite, path } = SESSION_COOKIE_ATTRIBUTES;
-  return { name: cookie.name, httpOnly, sameSite, secure: cookie.secure, path };
+  const { sameSite, path } = SESSION_COOKIE_ATTRIBUTES;
+  return { name: cookie.name, httpOnly: cookie.httpOnly, sameSite, secure: cookie.secure, path };
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { Defences } from '../lab/switches.ts';
 
 /** SESSION_ID_BYTES: 256 bits of randomness, far beyond guessing (OWASP asks for at least 64 bits of entropy). */
 export const SESSION_ID_BYTES = 32;
@@ -34,6 +35,16 @@ export function isWellFormedSessionId(value: string | undefined): value is strin
  */
 export function storageKey(id: string): string {
   return createHash('sha256').update(id).digest('hex');
+}
+
+/**
+ * fileKey is the name the files store keeps a session under: its
+ * storageKey. Only the lab, with `hashed-file-names` off, names the file
+ * after the raw ID, and a server outside the lab never reads such a file.
+ */
+export function fileKey(id: string, defences: Defences): string {
+  // A copied sessions/ folder as a bag of tickets: the name is the ID's hash, which no cookie can carry back.
+  return defences['hashed-file-names'] ? storageKey(id) : id;
 }
 
 /** idPrefix is what logs and pages may show of an ID: its first 6 characters and an ellipsis. */

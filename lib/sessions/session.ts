@@ -1,13 +1,16 @@
 import { HttpError } from '../http-error.ts';
 import type { Lock } from '../file-lock.ts';
+import { countedSessionId } from '../lab/counted-ids.ts';
+import { weakenedNote } from '../lab/switches.ts';
+import type { Defences, SwitchName } from '../lab/switches.ts';
 import { deviceLabel } from './device.ts';
-import { idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
-import type { SessionData, SessionRecord, Timeouts } from './record.ts';
+import { expiryAt, idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
+import type { SessionData, SessionEvent, SessionRecord, Timeouts } from './record.ts';
 import { endingOfExpiry } from './endings.ts';
 import type { Ending, EndingNoteStore } from './endings.ts';
 import type { CookieUpdate, SessionCookie } from './session-cookie.ts';
-import { idPrefix, isWellFormedSessionId, newSessionId, storageKey } from './session-id.ts';
-import type { MissReason, SessionStore } from './store.ts';
+import { fileKey, idPrefix, isWellFormedSessionId, newSessionId, storageKey } from './session-id.ts';
+import type { Lookup, MissReason, SessionStore } from './store.ts';
 
 /**
  * SessionStatus records what a request did to its session, so the cookie is
@@ -71,6 +74,8 @@ export interface SessionDeps {
   writeMethod: string;
   /** endings remember why sessions ended, so a browser still holding an old cookie can be told (lib/sessions/endings.ts). */
   endings: EndingNoteStore;
+  /** defences are the lab's switches in lab mode, and DEFENDED (every defence on, frozen) everywhere else (lib/lab/switches.ts). */
+  defences: Defences;
 }
 
 /** RotationReason is what replaced a session's ID; registering is signing in for the first time. */
@@ -100,6 +105,8 @@ export class RequestSession {
   #cookieSent = false;
   /** #userAgent is the request's User-Agent, turned into a coarse device label only if a session is created. */
   #userAgent: string | undefined;
+  /** #weakenedSteps are the lab's notes of this request (a defence that was off), added to the history at its next write. */
+  #weakenedSteps: SwitchName[] = [];
 
   private constructor(deps: SessionDeps, facts: RequestFacts) {
     this.#deps = deps;
@@ -134,9 +141,9 @@ export class RequestSession {
       return session;
     }
     narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
-    const lookup = await deps.store.get(cookieValue, now);
+    const lookup = trusted(deps, await deps.store.get(cookieValue, now));
     if ('miss' in lookup) {
-      narrate('session', `${shortFileName(deps, cookieValue)}: ${MISS_NARRATION[lookup.miss]}`);
+      narrate('session', `${shortFileName(deps, cookieValue)}: ${lookup.miss === 'lab' ? LAB_RECORD_NARRATION : MISS_NARRATION[lookup.miss]}`);
       await session.#learnEnding(cookieValue, lookup.miss);
       return session;
     }
@@ -145,6 +152,8 @@ export class RequestSession {
     session.#record = record;
     session.#status = 'loaded';
     narrate('session', `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
+    // Only the lab's stores, with `expiry` off, hand out a record past its deadline (lib/sessions/file-store.ts `get`).
+    if (expiryAt(record, now, deps.timeouts) !== null) session.noteWeakened('expiry');
     if (isTouchDue(record, now, idleTimeoutOf(record, deps.timeouts))) await session.#touch(cookieValue);
     return session;
   }
@@ -180,7 +189,17 @@ export class RequestSession {
 
   /** fileLabel is where the session's record lives, as `ls` shows it from beside SESSIONS_DIR (`sessions/<hash>.json`), or null. */
   get fileLabel(): string | null {
-    return this.#id === null ? null : this.#deps.where(storageKey(this.#id));
+    return this.#id === null ? null : this.#deps.where(fileKey(this.#id, this.#deps.defences));
+  }
+
+  /**
+   * noteWeakened records that the lab's switch `name` let this request
+   * through where the defence would have stopped it: a line in the explain
+   * log now, and an event in the session's history at its next write.
+   */
+  noteWeakened(name: SwitchName): void {
+    this.#narrate('weakened', weakenedNote(name));
+    if (!this.#weakenedSteps.includes(name)) this.#weakenedSteps.push(name);
   }
 
   /**
@@ -192,7 +211,7 @@ export class RequestSession {
   async modify(note: ChangeNote, change: (data: SessionData) => SessionData): Promise<SessionData> {
     const id = this.#id;
     if (id === null) return this.#createGuest(note, change);
-    return this.#deps.lock.run(id, async () => {
+    return this.#locked(id, async () => {
       const fresh = await this.#readFresh(id);
       const record: SessionRecord = {
         ...fresh,
@@ -216,12 +235,18 @@ export class RequestSession {
    * the old ID stops working and its file is deleted.
    */
   async signIn(user: string, generation: number, reason: 'sign-in' | 'registration' = 'sign-in'): Promise<void> {
-    await this.#replace((old) => {
-      const carried = old !== null && (old.user === null || old.user === user);
-      const base = carried ? old : newRecord(this.#now, `created at ${reason}`);
-      // The signed-in session is this browser's: labelled by this request, whatever the guest session said.
-      return { record: { ...base, createdAt: this.#iso(), user, generation, device: deviceLabel(this.#userAgent) }, carried };
-    }, reason);
+    // Session fixation: the ID the browser came with (perhaps planted) is never the one that becomes signed in.
+    const keepId = !this.#deps.defences['rotate-on-sign-in'];
+    await this.#replace(
+      (old) => {
+        const carried = old !== null && (old.user === null || old.user === user);
+        const base = carried ? old : newRecord(this.#now, `created at ${reason}`);
+        // The signed-in session is this browser's: labelled by this request, whatever the guest session said.
+        return { record: { ...base, createdAt: this.#iso(), user, generation, device: deviceLabel(this.#userAgent) }, carried };
+      },
+      reason,
+      keepId,
+    );
   }
 
   /**
@@ -231,7 +256,7 @@ export class RequestSession {
    */
   async renew(generation: number, reason: RotationReason): Promise<void> {
     await this.#replace((old) => {
-      if (old === null) throw this.#ended();
+      if (old === null) throw this.#endedInFlight();
       return { record: { ...old, generation }, carried: true };
     }, reason);
   }
@@ -248,16 +273,31 @@ export class RequestSession {
     const id = this.#id;
     if (id === null && !this.#cookieSent) return;
     if (id !== null) {
-      await this.#deps.lock.run(id, async () => {
+      await this.#locked(id, async () => {
         await this.#deps.endings.record(storageKey(id), ending, this.#now);
         await this.#deps.store.destroy(id);
       });
       this.#narrate('file', `deleted ${this.#file(id)} (${ending}); the reason is noted in ${this.#deps.endings.place} for a day`);
       this.#ending = ending;
     }
-    this.#id = null;
-    this.#record = null;
-    this.#status = 'destroyed';
+    this.#ended('destroyed');
+  }
+
+  /**
+   * signOut is logout: the session is destroyed on the server, not only
+   * forgotten by the browser. (Only the lab, with `server-side-logout`
+   * off, clears the cookie and keeps the session.)
+   */
+  async signOut(): Promise<void> {
+    const id = this.#id;
+    // Replaying an ID after logout: the stored session goes, so a copy of the cookie is worth nothing.
+    if (this.#deps.defences['server-side-logout'] || id === null) return this.destroy('signed-out');
+    this.noteWeakened('server-side-logout');
+    await this.#locked(id, async () => {
+      const fresh = await this.#liveRecord(id);
+      if (fresh !== null) await this.#deps.store.update(id, this.#stamped({ ...fresh, events: this.#withWeakened(fresh.events) }));
+    });
+    this.#ended('destroyed');
   }
 
   /**
@@ -275,10 +315,11 @@ export class RequestSession {
     // Filling the disk with guest files: refused past the limits, before anything is written.
     await this.#deps.admission.admitGuest(this.#address, this.#now);
     if (this.#ending !== null) this.#narrate('session', `the cookie's session had ended (${this.#ending}): this change starts a new guest session`);
-    const id = newSessionId();
+    const id = this.#newId();
+    this.#issuing(id);
     const created = newRecord(this.#now, 'created as guest');
     const events = note.event === undefined ? created.events : withEvent(created.events, this.#now, note.event);
-    const record = { ...created, data: change(created.data), events, device: deviceLabel(this.#userAgent) };
+    const record = this.#stamped({ ...created, data: change(created.data), events: this.#withWeakened(events), device: deviceLabel(this.#userAgent) });
     await this.#deps.store.create(id, record);
     this.#deps.admission.created();
     this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (${this.#deps.writeMethod})`);
@@ -292,35 +333,83 @@ export class RequestSession {
   /**
    * #replace moves the session to a fresh ID under the old ID's lock: `build`
    * makes the new record from the old one (null when there was none) and
-   * says whether the old data was carried over.
+   * says whether the old data was carried over. With `keepId` (only the
+   * lab's, `rotate-on-sign-in` off) a live session keeps its ID instead.
    */
-  async #replace(build: (old: SessionRecord | null) => { record: SessionRecord; carried: boolean }, why: RotationReason): Promise<void> {
+  async #replace(
+    build: (old: SessionRecord | null) => { record: SessionRecord; carried: boolean },
+    why: RotationReason,
+    keepId = false,
+  ): Promise<void> {
     const oldId = this.#id;
-    const newId = newSessionId();
+    let newId = oldId;
     const move = async (): Promise<void> => {
       const old = oldId === null ? null : await this.#liveRecord(oldId);
       const { record: base, carried } = build(old);
       let events = base.events;
-      if (oldId !== null && old !== null) {
+      const kept = keepId && oldId !== null && old !== null;
+      newId = kept ? oldId : this.#newId();
+      if (kept) this.noteWeakened('rotate-on-sign-in');
+      else this.#issuing(newId);
+      if (!kept && oldId !== null && old !== null) {
         const rotation = { reason: why, from: idPrefix(oldId), to: idPrefix(newId) };
         const event = `ID replaced at ${why} (was ${rotation.from}, now ${rotation.to})`;
         // Another user's session leaves nothing behind, not even its history.
         if (carried) events = withEvent(base.events, this.#now, event, rotation);
         this.#narrate('rotate', `${event}; ${carried ? 'cart and theme carried over' : "another user's session: nothing carried over"}`);
       }
-      const record: SessionRecord = { ...base, lastSeenAt: this.#iso(), events };
+      const record = this.#stamped({ ...base, lastSeenAt: this.#iso(), events: this.#withWeakened(events) });
       await this.#deps.store.create(newId, record);
       this.#narrate('file', `wrote ${this.#file(newId)} (${this.#deps.writeMethod})`);
       if (old === null) this.#deps.admission.created();
-      if (oldId !== null) {
+      if (oldId !== null && !kept) {
         await this.#deps.store.destroy(oldId);
         this.#narrate('file', `deleted ${this.#file(oldId)}: the old ID is dead`);
       }
       this.#record = record;
     };
-    await (oldId === null ? move() : this.#deps.lock.run(oldId, move));
+    await (oldId === null ? move() : this.#locked(oldId, move));
     this.#id = newId;
-    this.#status = 'rotated';
+    // A kept ID needs no new cookie: the browser already holds it.
+    this.#status = newId === oldId ? 'modified' : 'rotated';
+  }
+
+  /** #newId is a fresh session ID. */
+  #newId(): string {
+    // Guessing the next visitor's ID: 256 random bits each time, nothing to work out from an ID seen before.
+    if (this.#deps.defences['random-ids']) return newSessionId();
+    this.noteWeakened('random-ids');
+    return countedSessionId();
+  }
+
+  /** #issuing notes, in the lab, how a new ID goes out weakened: a cookie without HttpOnly, a file named by the raw ID. */
+  #issuing(id: string): void {
+    if (!this.#cookie.httpOnly) this.noteWeakened('http-only');
+    if (fileKey(id, this.#deps.defences) === id) this.noteWeakened('hashed-file-names');
+  }
+
+  /** #locked runs the read-modify-write `task` of session `id` under its lock. */
+  #locked<T>(id: string, task: () => Promise<T>): Promise<T> {
+    // Lost updates: two requests of one session never read, change and write it at the same time.
+    if (this.#deps.defences['session-lock']) return this.#deps.lock.run(id, task);
+    this.noteWeakened('session-lock');
+    return task();
+  }
+
+  /**
+   * #stamped is `record` as this server may write it: in the lab, marked
+   * `lab`, so that a server outside the lab on the same directory never
+   * trusts what was made while defences were off.
+   */
+  #stamped(record: SessionRecord): SessionRecord {
+    return this.#deps.defences.lab ? { ...record, lab: true } : record;
+  }
+
+  /** #withWeakened is `events` with this request's lab notes added, once each. */
+  #withWeakened(events: SessionEvent[]): SessionEvent[] {
+    const notes = this.#weakenedSteps;
+    this.#weakenedSteps = [];
+    return notes.reduce((all, name) => withEvent(all, this.#now, weakenedNote(name)), events);
   }
 
   /**
@@ -329,7 +418,7 @@ export class RequestSession {
    * left when it ended. Only the holder of the ID can ask: the note is named
    * by its hash.
    */
-  async #learnEnding(id: string, miss: MissReason): Promise<void> {
+  async #learnEnding(id: string, miss: MissReason | 'lab'): Promise<void> {
     if (miss === 'expired-idle' || miss === 'expired-absolute') {
       this.#ending = endingOfExpiry(miss === 'expired-idle' ? 'idle' : 'absolute');
       await this.#deps.endings.record(storageKey(id), this.#ending, this.#now);
@@ -342,13 +431,13 @@ export class RequestSession {
 
   /** #touch slides the idle timeout by rewriting lastSeenAt, at most once per touch interval. */
   async #touch(id: string): Promise<void> {
-    await this.#deps.lock.run(id, async () => {
+    await this.#locked(id, async () => {
       const fresh = await this.#liveRecord(id);
       if (fresh === null || !isTouchDue(fresh, this.#now, idleTimeoutOf(fresh, this.#deps.timeouts))) {
         this.#record = fresh ?? this.#record;
         return;
       }
-      const record = { ...fresh, lastSeenAt: this.#iso() };
+      const record = this.#stamped({ ...fresh, lastSeenAt: this.#iso(), events: this.#withWeakened(fresh.events) });
       if (await this.#deps.store.update(id, record)) this.#record = record;
       this.#narrate('touch', `lastSeenAt was due for a rewrite: idle timer slid forward`);
     });
@@ -356,28 +445,34 @@ export class RequestSession {
 
   async #readFresh(id: string): Promise<SessionRecord> {
     const fresh = await this.#liveRecord(id);
-    if (fresh === null) throw this.#ended();
+    if (fresh === null) throw this.#endedInFlight();
     return fresh;
   }
 
   /** #liveRecord re-reads the record under `id` inside its lock; why it is missing matters only at load. */
   async #liveRecord(id: string): Promise<SessionRecord | null> {
-    const lookup = await this.#deps.store.get(id, this.#now);
+    const lookup = trusted(this.#deps, await this.#deps.store.get(id, this.#now));
     return 'record' in lookup ? lookup.record : null;
   }
 
-  async #update(id: string, record: SessionRecord): Promise<void> {
-    if (!(await this.#deps.store.update(id, record))) throw this.#ended();
+  async #update(id: string, changed: SessionRecord): Promise<void> {
+    const record = this.#stamped({ ...changed, events: this.#withWeakened(changed.events) });
+    if (!(await this.#deps.store.update(id, record))) throw this.#endedInFlight();
     this.#record = record;
     this.#narrate('file', `rewrote ${this.#file(id)} (${this.#deps.writeMethod})`);
   }
 
-  #ended(): HttpError {
+  #endedInFlight(): HttpError {
     this.#narrate('session', 'ended while this request was in flight: nothing written');
+    this.#ended('none');
+    return new HttpError(409, 'session_ended', 'Your session ended while this request was in flight; nothing was saved.');
+  }
+
+  /** #ended leaves this request without a session: `destroyed` clears the cookie, `none` leaves it be. */
+  #ended(status: 'none' | 'destroyed'): void {
     this.#id = null;
     this.#record = null;
-    this.#status = 'none';
-    return new HttpError(409, 'session_ended', 'Your session ended while this request was in flight; nothing was saved.');
+    this.#status = status;
   }
 
   #file(id: string): string {
@@ -391,5 +486,17 @@ export class RequestSession {
 
 /** shortFileName is how the explain log names where a session lives: enough of its file id to find it with `ls` or a query. */
 function shortFileName(deps: SessionDeps, id: string): string {
-  return deps.where(storageKey(id), SHORT_HASH_LENGTH);
+  return deps.where(fileKey(id, deps.defences), SHORT_HASH_LENGTH);
+}
+
+/** What the explain log says of a session the lab made, found by a server outside the lab. */
+const LAB_RECORD_NARRATION = 'made by the lab (npm run lab), where defences can be off: never trusted outside it, no session';
+
+/**
+ * trusted is `lookup` as this server may believe it: a record the lab
+ * made (marked `lab`, perhaps under a counted ID or with its defences off)
+ * is no session to a server outside the lab.
+ */
+function trusted(deps: SessionDeps, lookup: Lookup): Lookup | { miss: 'lab' } {
+  return 'record' in lookup && lookup.record.lab === true && !deps.defences.lab ? { miss: 'lab' } : lookup;
 }

@@ -2,7 +2,9 @@ import path from 'node:path';
 import { errorCode, nodeFileSystem, READ_NO_FOLLOW } from '../file-system.ts';
 import { isLockFileStale, removeStaleLock } from '../file-lock.ts';
 import type { FileSystem } from '../file-system.ts';
-import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, TEMP_FILE_PATTERN } from './file-store.ts';
+import { DEFENDED } from '../lab/switches.ts';
+import type { Defences } from '../lab/switches.ts';
+import { SESSION_FILE_PATTERN, MAX_SESSION_FILE_BYTES, RAW_ID_FILE_PATTERN, TEMP_FILE_PATTERN } from './file-store.ts';
 import { expiryAt, parseRecord } from './record.ts';
 import type { Expiry, Timeouts } from './record.ts';
 import { UserIndex } from './user-index.ts';
@@ -48,6 +50,8 @@ export interface SweepOptions {
    * reason can outlive the file (lib/sessions/endings.ts).
    */
   noteExpiry?: (key: string, expiry: Expiry, now: number) => Promise<unknown>;
+  /** defences are the lab's switches in lab mode; DEFENDED otherwise (lib/lab/switches.ts). */
+  defences?: Defences;
 }
 
 /**
@@ -142,8 +146,11 @@ async function exists(fsys: FileSystem, file: string): Promise<boolean> {
 }
 
 async function judge(fsys: FileSystem, file: string, name: string, options: SweepOptions): Promise<Verdict> {
+  const defences = options.defences ?? DEFENDED;
   const stats = await fsys.lstat(file);
   if (!stats.isFile()) return 'keep';
+  // A file named by a raw ID is a ticket for whoever reads the folder: only the lab writes one, and it goes once names are hashed.
+  if (RAW_ID_FILE_PATTERN.test(name) && defences['hashed-file-names']) return 'staleTemps';
   if (TEMP_FILE_PATTERN.test(name) || LOCK_TEMP_PATTERN.test(name)) return options.now - stats.mtimeMs >= STALE_TEMP_MS ? 'staleTemps' : 'keep';
   if (SESSION_LOCK_PATTERN.test(name)) {
     const text = stats.size <= MAX_SESSION_FILE_BYTES ? await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW }) : '';
@@ -151,8 +158,10 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
   }
   const record = stats.size <= MAX_SESSION_FILE_BYTES ? parseRecord(await fsys.readFile(file, { encoding: 'utf8', flag: READ_NO_FOLLOW })) : null;
   if (record !== null) {
-    const expiry = expiryAt(record, options.now, options.timeouts);
-    if (expiry === null) return record.user === null ? 'live' : { user: record.user };
+    // A stolen ID that works for ever: an expired session's file goes, used or not.
+    const expiry = defences.expiry ? expiryAt(record, options.now, options.timeouts) : null;
+    // The index names files by their hash: a raw-named one (the lab's) gets no marker.
+    if (expiry === null) return record.user === null || RAW_ID_FILE_PATTERN.test(name) ? 'live' : { user: record.user };
     await options.noteExpiry?.(name.slice(0, -'.json'.length), expiry, options.now);
     return 'expired';
   }
@@ -163,7 +172,13 @@ async function judge(fsys: FileSystem, file: string, name: string, options: Swee
 }
 
 function isOurs(name: string): boolean {
-  return SESSION_FILE_PATTERN.test(name) || TEMP_FILE_PATTERN.test(name) || SESSION_LOCK_PATTERN.test(name) || LOCK_TEMP_PATTERN.test(name);
+  return (
+    SESSION_FILE_PATTERN.test(name) ||
+    TEMP_FILE_PATTERN.test(name) ||
+    SESSION_LOCK_PATTERN.test(name) ||
+    LOCK_TEMP_PATTERN.test(name) ||
+    RAW_ID_FILE_PATTERN.test(name)
+  );
 }
 
 export interface SweeperOptions {

@@ -7,6 +7,7 @@ import { ConfigError } from '../config.ts';
 import { FileLock } from '../file-lock.ts';
 import { errorCode, nodeFileSystem, READ_NO_FOLLOW, tempPathFor } from '../file-system.ts';
 import type { FileSystem } from '../file-system.ts';
+import type { Defences } from '../lab/switches.ts';
 import { ADDRESS_LIMIT_WINDOW_MS } from '../rate-limit.ts';
 import { EndingNotes, endingOfExpiry } from '../sessions/endings.ts';
 import { FileSessionStore, MAX_SESSION_FILE_BYTES, SESSION_FILE_PATTERN, SESSIONS_DIR_MODE } from '../sessions/file-store.ts';
@@ -24,6 +25,8 @@ export interface FilesStorageOptions {
   fs?: FileSystem;
   /** onCorrupt hears of a session file that cannot be read as a session. */
   onCorrupt?: (fileName: string, reason: string) => void;
+  /** defences are the lab's switches in lab mode (`expiry`, `hashed-file-names`); every defence is on otherwise. */
+  defences?: Defences;
 }
 
 /**
@@ -53,6 +56,7 @@ export class FilesStorage implements Storage {
       timeouts: options.timeouts,
       fs: options.fs,
       onCorrupt: options.onCorrupt,
+      defences: options.defences,
     });
     this.accounts = accounts;
     // A key's file goes only once it is older than the longest window, so no limit is lifted by the clean-up.
@@ -102,12 +106,13 @@ export class FilesStorage implements Storage {
   }
 
   async sweep(now: number): Promise<SweepReport> {
-    const { sessionsDir, timeouts, fs } = this.#options;
+    const { sessionsDir, timeouts, fs, defences } = this.#options;
     const files = await sweep({
       dir: sessionsDir,
       now,
       timeouts,
       fs,
+      defences,
       // The browser of a session deleted here is still told why at its next request.
       noteExpiry: (key, expiry, at) => this.endings.record(key, endingOfExpiry(expiry), at),
     });

@@ -1,6 +1,8 @@
 import { MemoryCounterStore } from '../auth/counters.ts';
 import { MemoryAccountStore } from '../auth/memory-accounts.ts';
 import { MemoryEndingNotes, endingOfExpiry } from '../sessions/endings.ts';
+import { DEFENDED } from '../lab/switches.ts';
+import type { Defences } from '../lab/switches.ts';
 import { KeyedLock } from '../sessions/lock.ts';
 import { MemorySessionStore } from '../sessions/memory-store.ts';
 import { parseRecord } from '../sessions/record.ts';
@@ -22,8 +24,9 @@ export class MemoryStorage implements Storage {
   readonly sessionLocks = new KeyedLock();
   readonly endings = new MemoryEndingNotes();
 
-  constructor(timeouts: Timeouts) {
-    this.sessions = new MemorySessionStore(timeouts);
+  /** `defences` are the lab's switches in lab mode (`expiry`); every defence is on otherwise. */
+  constructor(timeouts: Timeouts, defences: Defences = DEFENDED) {
+    this.sessions = new MemorySessionStore(timeouts, defences);
   }
 
   readonly writeMethod = 'replaced in a Map';

@@ -4,6 +4,7 @@ import type { FileSystem } from '../file-system.ts';
 import { FAILURE_WINDOW_MS } from '../auth/throttle.ts';
 import { ADDRESS_LIMIT_WINDOW_MS } from '../rate-limit.ts';
 import type { Timeouts } from '../sessions/record.ts';
+import type { Defences } from '../lab/switches.ts';
 import { FilesStorage } from './files.ts';
 import { MemoryStorage } from './memory.ts';
 import { openRedisStorage } from './redis/storage.ts';
@@ -19,6 +20,8 @@ export interface OpenStorageOptions {
   onCorrupt?: (where: string, reason: string) => void;
   /** log hears when a connection to the storage is lost and when it is back (Redis). */
   log?: (line: string) => void;
+  /** defences are the lab's switches in lab mode; every defence is on otherwise (lib/lab/switches.ts). */
+  defences?: Defences;
 }
 
 /**
@@ -37,9 +40,10 @@ export async function openStorage(config: Config, options: OpenStorageOptions = 
         timeouts,
         fs: options.fs,
         onCorrupt: options.onCorrupt,
+        defences: options.defences,
       });
     case 'memory':
-      return new MemoryStorage(timeouts);
+      return new MemoryStorage(timeouts, options.defences);
     case 'redis':
       try {
         return await openRedisStorage(config.store.url, { timeouts, log: options.log });

@@ -44,9 +44,13 @@ export interface ServerProcess {
   line(pattern: RegExp): Promise<RegExpMatchArray>;
 }
 
-/** spawnServer runs `node --import tsx server.ts` with `env`, and kills it when `t` ends if it is still running. */
-export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * spawnServer runs `node --import tsx server.ts` (or another script of the
+ * project, with its arguments: `['scripts/lab.ts']`) with `env`, and kills
+ * it when `t` ends if it is still running.
+ */
+export function spawnServer(t: Cleanup, env: NodeJS.ProcessEnv, script: readonly string[] = ['server.ts']): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...script], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
