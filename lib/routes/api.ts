@@ -13,7 +13,8 @@ import { endingMessage } from '../sessions/endings.ts';
 import type { Ending } from '../sessions/endings.ts';
 import { describeSessionCookie } from '../sessions/session-cookie.ts';
 import type { SessionCookie } from '../sessions/session-cookie.ts';
-import { idPrefix } from '../sessions/session-id.ts';
+import { idPrefix, storageKey } from '../sessions/session-id.ts';
+import type { StoredView, StoreKind } from '../storage/storage.ts';
 import type { Services } from '../services.ts';
 import { DISPLAY_NAME_MAX, isValidPassword, requireText } from '../validation.ts';
 
@@ -55,7 +56,9 @@ export function apiRoutes(services: Services): Array<Route<Handler>> {
     const { id, record, cookie, fileLabel } = ctx.session;
     if (id === null || record === null || fileLabel === null)
       throw new HttpError(401, 'no_session', 'There is no session: nothing is stored for you.');
-    sendJson(ctx, 200, inspectorView({ id, record, cookie, fileLabel }, config, ctx.now));
+    // Only the storage knows whether it keeps a time to live of its own (Redis does); the record says the rest.
+    const stored = await services.storage.view(storageKey(id));
+    sendJson(ctx, 200, { ...inspectorView({ id, record, cookie, fileLabel }, config, ctx.now), storage: storageFacts(services, stored) });
   };
 
   const addToCart = async (ctx: Context): Promise<void> => {
@@ -193,6 +196,11 @@ function cartChanged(): HttpError {
 
 function cartFull(): HttpError {
   return new HttpError(400, 'cart_full', `A cart holds at most ${MAX_CART_ITEMS} items.`);
+}
+
+/** storageFacts is what the inspector says of the storage: which one (STORE), and the time to live it keeps for this session, if any. */
+function storageFacts(services: Services, stored: StoredView): { kind: StoreKind; ttlSeconds: number | null } {
+  return { kind: services.storage.kind, ttlSeconds: stored.ttlMs === null ? null : Math.round(stored.ttlMs / MS_PER_SECOND) };
 }
 
 /** InspectedSession is a live session as the inspector needs it. */

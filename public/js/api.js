@@ -37,7 +37,8 @@
  * @property {number} touchIntervalSeconds
  * @property {SessionData} data
  * @property {SessionCookie} cookie
- * @property {unknown} stored  The file as it is on disk.
+ * @property {unknown} stored  The record as it is stored (the file, the Redis value, the SQLite row's JSON).
+ * @property {{kind: string, ttlSeconds: number | null}} storage  Which STORE, and the time to live it keeps for this session (Redis), or null.
  * @property {{at: string, event: string}[]} [events]
  * @property {{at: string, reason: string, from: string, to: string}[]} [rotations]
  */

@@ -130,6 +130,9 @@ function showDocumentCookie(cookieName) {
 /** @param {SessionView} session */
 function showServerSide(session) {
   $('session-file').textContent = session.file;
+  const { ttlSeconds } = session.storage;
+  $('session-ttl-row').hidden = ttlSeconds === null;
+  $('session-ttl').textContent = ttlSeconds === null ? '' : `${formatDuration(ttlSeconds)} (${session.storage.kind})`;
   $('session-user').textContent = session.user ?? 'nobody yet: a guest session';
   showGeneration(session);
   showTime($('session-created', HTMLTimeElement), session.createdAt);
