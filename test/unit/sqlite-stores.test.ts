@@ -10,7 +10,7 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import type { SessionRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { SqliteLock } from '../../lib/storage/sqlite/lock.ts';
-import type { SqliteLockOptions } from '../../lib/storage/sqlite/lock.ts';
+import type { LeasedLockOptions } from '../../lib/storage/leased-lock.ts';
 import { SqliteDatabase } from '../../lib/storage/sqlite/database.ts';
 import type { Storage } from '../../lib/storage/storage.ts';
 import { T0 } from '../support/clock.ts';
@@ -37,7 +37,7 @@ async function twoHandles(t: TestContext): Promise<[Storage, Storage]> {
 }
 
 /** lockOn opens `file` once more for a SqliteLock of its own, closed when `t` ends. */
-async function lockOn(t: TestContext, file: string, options: SqliteLockOptions): Promise<SqliteLock> {
+async function lockOn(t: TestContext, file: string, options: LeasedLockOptions): Promise<SqliteLock> {
   const db = await SqliteDatabase.open(file);
   t.after(() => db.close());
   return new SqliteLock(db, options);

@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { setTimeout as pause } from 'node:timers/promises';
-import { DEFAULT_LEASE_MS, DEFAULT_MAX_WAIT_MS, LockTimeoutError } from '../../file-lock.ts';
-import type { Lock } from '../../file-lock.ts';
-import { KeyedLock } from '../../sessions/lock.ts';
+import { LeasedLock } from '../leased-lock.ts';
+import type { LeasedLockOptions } from '../leased-lock.ts';
 import type { RedisClient } from './client.ts';
 import { keys } from './keys.ts';
 import { Script } from './script.ts';
@@ -19,70 +16,26 @@ const RELEASE = new Script(
 return 0`,
 );
 
-/** How long to wait between two tries at a lock another host holds (a little jitter is added). */
-const RETRY_MS = 2;
-const TOKEN_BYTES = 16;
-
-export interface RedisLockOptions {
-  /** leaseMs: a lock whose holder died is free again after this long (default DEFAULT_LEASE_MS). */
-  leaseMs?: number;
-  /** maxWaitMs: how long run() waits for a busy lock before throwing LockTimeoutError. */
-  maxWaitMs?: number;
-  clock?: () => number;
-  /** wait pauses between tries; tests pass their own. */
-  wait?: (ms: number) => Promise<void>;
-}
-
 /**
  * RedisLock is a lock that every host sharing one Redis respects: the lock
  * of key K is the key `cloakroom:lock:K`, taken with
  * `SET cloakroom:lock:K <random token> NX PX <lease>`, which Redis lets
- * exactly one client do while the key exists. The holder's token, checked
- * at release (RELEASE), makes sure a holder only ever frees its own lock.
- *
- * A holder that dies never releases its lock; the lease (PX) does it
- * instead. As with FileLock, the lease is not renewed: the lock covers only a
- * short read-modify-write, and a holder stalled past its lease may find
- * the lock taken by another (one update lost; no record torn). Inside one
- * process the tasks of a key first queue in a KeyedLock, so only one of
- * them at a time asks Redis.
+ * exactly one client do while the key exists; the lease (PX) frees the lock
+ * of a holder that died. The holder's token, checked at release (RELEASE),
+ * makes sure a holder only ever frees its own lock. The waiting is
+ * LeasedLock's (lib/storage/leased-lock.ts).
  */
-export class RedisLock implements Lock {
-  #client: RedisClient;
-  #leaseMs: number;
-  #maxWaitMs: number;
-  #clock: () => number;
-  #wait: (ms: number) => Promise<void>;
-  #local = new KeyedLock();
-
-  constructor(client: RedisClient, options: RedisLockOptions = {}) {
-    this.#client = client;
-    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.#maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
-    this.#clock = options.clock ?? Date.now;
-    this.#wait = options.wait ?? ((ms) => pause(ms));
-  }
-
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    return this.#local.run(key, async () => {
-      const lock = keys.lock(key);
-      const token = await this.#acquire(lock);
-      try {
-        return await task();
-      } finally {
+export class RedisLock extends LeasedLock {
+  constructor(client: RedisClient, options: LeasedLockOptions = {}) {
+    super(
+      {
+        take: async (key, token, leaseMs) => (await client.call(['SET', keys.lock(key), token, 'NX', 'PX', String(leaseMs)])) === 'OK',
         // A release that fails (Redis just went away) leaves the lock to its lease, and the task's outcome stands.
-        await RELEASE.run(this.#client, [lock], [token]).catch(() => undefined);
-      }
-    });
-  }
-
-  async #acquire(lock: string): Promise<string> {
-    const token = randomBytes(TOKEN_BYTES).toString('hex');
-    const giveUpAt = this.#clock() + this.#maxWaitMs;
-    for (;;) {
-      if ((await this.#client.call(['SET', lock, token, 'NX', 'PX', String(this.#leaseMs)])) === 'OK') return token;
-      if (this.#clock() >= giveUpAt) throw new LockTimeoutError();
-      await this.#wait(RETRY_MS + Math.random() * RETRY_MS);
-    }
+        release: async (key, token) => {
+          await RELEASE.run(client, [keys.lock(key)], [token]).catch(() => undefined);
+        },
+      },
+      options,
+    );
   }
 }
