@@ -126,19 +126,46 @@ function stdoutIsTerminal(): boolean {
  */
 export function startupSummary(config: Config): string[] {
   const row = (label: string, text: string): string => `  ${label.padEnd(TOPIC_WIDTH)}  ${text}`;
+  const { sessions, accounts, expiry } = whereStateLives(config);
   return [
-    row(
-      'sessions',
-      `${config.sessionsDir} (a file per session; ${USER_INDEX_DIR}/ lists them by user, ${ENDING_NOTES_DIR}/ notes why each ended)`,
-    ),
-    row('accounts', config.usersFile),
+    row('sessions', sessions),
+    row('accounts', accounts),
     row(
       'timeouts',
       `idle ${describeDuration(config.idleTimeoutMs)} (guests ${describeDuration(config.guestIdleTimeoutMs)}), ` +
-        `absolute ${describeDuration(config.absoluteTimeoutMs)}; ` +
-        `expired files swept every ${describeDuration(config.sweepIntervalMs)}`,
+        `absolute ${describeDuration(config.absoluteTimeoutMs)}; ${expiry}`,
     ),
     row('log', `${config.log} (LOG=explain, requests or silent)`),
-    row('stop', 'Ctrl-C; npm run reset deletes every account and session'),
+    row('stop', config.store.kind === 'files' ? 'Ctrl-C; npm run reset deletes every account and session' : 'Ctrl-C'),
   ];
+}
+
+/** whereStateLives says, for the start-up summary, where STORE keeps sessions and accounts and how expired sessions go. */
+function whereStateLives(config: Config): { sessions: string; accounts: string; expiry: string } {
+  const swept = `expired sessions swept every ${describeDuration(config.sweepIntervalMs)}`;
+  switch (config.store.kind) {
+    case 'files':
+      return {
+        sessions: `${config.sessionsDir} (a file per session; ${USER_INDEX_DIR}/ lists them by user, ${ENDING_NOTES_DIR}/ notes why each ended)`,
+        accounts: config.usersFile,
+        expiry: `expired files swept every ${describeDuration(config.sweepIntervalMs)}`,
+      };
+    case 'memory':
+      return { sessions: "this process's memory (STORE=memory): gone when it stops", accounts: "this process's memory too", expiry: swept };
+    case 'redis': {
+      // The host and port only: a password in the URL never reaches the terminal.
+      const { host } = new URL(config.store.url);
+      return {
+        sessions: `Redis at ${host} (STORE), a key per session: cloakroom:session:<file id>`,
+        accounts: `the same Redis, a key per account`,
+        expiry: 'Redis deletes each expired session itself (its TTL)',
+      };
+    }
+    case 'sqlite':
+      return {
+        sessions: `${config.store.path} (STORE=sqlite), table sessions`,
+        accounts: 'the same database, table accounts',
+        expiry: swept,
+      };
+  }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Logger } from '../../lib/log.ts';
+import { loadConfig } from '../../lib/config.ts';
+import { Logger, startupSummary } from '../../lib/log.ts';
+import type { StoreSetting } from '../../lib/storage/storage.ts';
 import type { LoggerOptions } from '../../lib/log.ts';
 
 // eslint-disable-next-line no-control-regex -- ESC opens every ANSI colour code, which is what these tests look for
@@ -124,5 +126,31 @@ describe('Logger', () => {
       logger.end(logger.begin(), 'GET', '/', 200, 1);
       assert.equal(out[0]!.includes('\x1b['), (process.stdout as { isTTY?: boolean }).isTTY === true);
     });
+  });
+});
+
+describe('startupSummary', () => {
+  const summaryFor = (store: StoreSetting): string => startupSummary({ ...loadConfig({}, '/srv/cloakroom'), store }).join('\n');
+
+  it('names the sessions directory and the users file for STORE=files, and npm run reset', () => {
+    const summary = summaryFor({ kind: 'files' });
+    assert.match(summary, /sessions {2}\/srv\/cloakroom\/sessions \(a file per session/);
+    assert.match(summary, /accounts {2}\/srv\/cloakroom\/data\/users\.json/);
+    assert.match(summary, /expired files swept every 1 minute/);
+    assert.match(summary, /npm run reset/);
+  });
+
+  it('names Redis by its host and port only, never its password, and says Redis expires the sessions itself', () => {
+    const summary = summaryFor({ kind: 'redis', url: 'redis://app:s3cret@cache.lan:6380/2' });
+    assert.match(summary, /sessions {2}Redis at cache\.lan:6380 \(STORE\)/);
+    assert.match(summary, /Redis deletes each expired session itself/);
+    assert.doesNotMatch(summary, /s3cret|sessions\/|users\.json|npm run reset/);
+  });
+
+  it('names the database for STORE=sqlite and the memory for STORE=memory, and no directory', () => {
+    assert.match(summaryFor({ kind: 'sqlite', path: '/srv/c.db' }), /sessions {2}\/srv\/c\.db \(STORE=sqlite\), table sessions/);
+    const memory = summaryFor({ kind: 'memory' });
+    assert.match(memory, /sessions {2}this process's memory/);
+    assert.doesNotMatch(memory, /\/srv\/cloakroom/);
   });
 });
