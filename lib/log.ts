@@ -6,10 +6,17 @@ import { USER_INDEX_DIR } from './sessions/user-index.ts';
 /** Writer receives finished log text (a line or a block, no trailing newline). */
 export type Writer = (text: string) => void;
 
+/** StepText is a step's text, or a function that makes it (see RequestLog.step). */
+export type StepText = string | (() => string);
+
 /** RequestLog collects one request's story; see Logger.begin. */
 export interface RequestLog {
-  /** step adds one line under `topic` ("cookie", "session", "file", …); only LOG=explain prints steps. */
-  step: (topic: string, text: string) => void;
+  /**
+   * step adds one line under `topic` ("cookie", "session", "file", …); only
+   * LOG=explain prints steps. Text that costs something to make (a file
+   * name is a SHA-256) is given as a function, called only when steps are kept.
+   */
+  step: (topic: string, text: StepText) => void;
 }
 
 const COLORS = {
@@ -64,7 +71,7 @@ export class Logger {
     const lines: string[] = [];
     return {
       lines,
-      step: (topic, text) => lines.push(`  ${this.#paint('cyan', topic.padEnd(TOPIC_WIDTH))} ${text}`),
+      step: (topic, text) => lines.push(`  ${this.#paint('cyan', topic.padEnd(TOPIC_WIDTH))} ${typeof text === 'string' ? text : text()}`),
     };
   }
 

@@ -3,6 +3,7 @@ import type { Lock } from '../file-lock.ts';
 import { countedSessionId } from '../lab/counted-ids.ts';
 import { weakenedNote } from '../lab/switches.ts';
 import type { Defences, SwitchName } from '../lab/switches.ts';
+import type { StepText } from '../log.ts';
 import { deviceLabel } from './device.ts';
 import { expiryAt, idleTimeoutOf, isTouchDue, newRecord, withEvent } from './record.ts';
 import type { SessionData, SessionEvent, SessionRecord, Timeouts } from './record.ts';
@@ -36,7 +37,7 @@ export interface ChangeNote {
 }
 
 /** Narrator hears each session step, for LOG=explain (lib/log.ts). */
-export type Narrator = (topic: string, text: string) => void;
+export type Narrator = (topic: string, text: StepText) => void;
 
 /**
  * SessionAdmission guards the birth of session files: whether a guest
@@ -140,10 +141,10 @@ export class RequestSession {
       narrate('cookie', `${cookie.name} is not 43 base64url characters: ignored, nothing read`);
       return session;
     }
-    narrate('cookie', `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
+    narrate('cookie', () => `${cookie.name}=${idPrefix(cookieValue)} (well formed)`);
     const lookup = trusted(deps, await deps.store.get(cookieValue, now));
     if ('miss' in lookup) {
-      narrate('session', `${shortFileName(deps, cookieValue)}: ${lookup.miss === 'lab' ? LAB_RECORD_NARRATION : MISS_NARRATION[lookup.miss]}`);
+      narrate('session', () => `${shortFileName(deps, cookieValue)}: ${lookup.miss === 'lab' ? LAB_RECORD_NARRATION : MISS_NARRATION[lookup.miss]}`);
       await session.#learnEnding(cookieValue, lookup.miss);
       return session;
     }
@@ -151,9 +152,9 @@ export class RequestSession {
     session.#id = cookieValue;
     session.#record = record;
     session.#status = 'loaded';
-    narrate('session', `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
+    narrate('session', () => `read ${shortFileName(deps, cookieValue)}: ${record.user === null ? 'guest' : `user ${record.user}`}, not expired`);
     // Only the lab's stores, with `expiry` off, hand out a record past its deadline (lib/sessions/file-store.ts `get`).
-    if (expiryAt(record, now, deps.timeouts) !== null) session.noteWeakened('expiry');
+    if (!deps.defences.expiry && expiryAt(record, now, deps.timeouts) !== null) session.noteWeakened('expiry');
     if (isTouchDue(record, now, idleTimeoutOf(record, deps.timeouts))) await session.#touch(cookieValue);
     return session;
   }
@@ -277,7 +278,7 @@ export class RequestSession {
         await this.#deps.endings.record(storageKey(id), ending, this.#now);
         await this.#deps.store.destroy(id);
       });
-      this.#narrate('file', `deleted ${this.#file(id)} (${ending}); the reason is noted in ${this.#deps.endings.place} for a day`);
+      this.#narrate('file', () => `deleted ${this.#file(id)} (${ending}); the reason is noted in ${this.#deps.endings.place} for a day`);
       this.#ending = ending;
     }
     this.#ended('destroyed');
@@ -322,7 +323,7 @@ export class RequestSession {
     const record = this.#stamped({ ...created, data: change(created.data), events: this.#withWeakened(events), device: deviceLabel(this.#userAgent) });
     await this.#deps.store.create(id, record);
     this.#deps.admission.created();
-    this.#narrate('file', `created ${this.#file(id)} for new guest session ${idPrefix(id)} (${this.#deps.writeMethod})`);
+    this.#narrate('file', () => `created ${this.#file(id)} for new guest session ${idPrefix(id)} (${this.#deps.writeMethod})`);
     this.#narrate('change', note.narrate);
     this.#id = id;
     this.#record = record;
@@ -360,11 +361,12 @@ export class RequestSession {
       }
       const record = this.#stamped({ ...base, lastSeenAt: this.#iso(), events: this.#withWeakened(events) });
       await this.#deps.store.create(newId, record);
-      this.#narrate('file', `wrote ${this.#file(newId)} (${this.#deps.writeMethod})`);
+      const written = newId;
+      this.#narrate('file', () => `wrote ${this.#file(written)} (${this.#deps.writeMethod})`);
       if (old === null) this.#deps.admission.created();
       if (oldId !== null && !kept) {
         await this.#deps.store.destroy(oldId);
-        this.#narrate('file', `deleted ${this.#file(oldId)}: the old ID is dead`);
+        this.#narrate('file', () => `deleted ${this.#file(oldId)}: the old ID is dead`);
       }
       this.#record = record;
     };
@@ -459,7 +461,7 @@ export class RequestSession {
     const record = this.#stamped({ ...changed, events: this.#withWeakened(changed.events) });
     if (!(await this.#deps.store.update(id, record))) throw this.#endedInFlight();
     this.#record = record;
-    this.#narrate('file', `rewrote ${this.#file(id)} (${this.#deps.writeMethod})`);
+    this.#narrate('file', () => `rewrote ${this.#file(id)} (${this.#deps.writeMethod})`);
   }
 
   #endedInFlight(): HttpError {
