@@ -49,12 +49,39 @@ const QUOTED_MIN_LENGTH = 2;
  */
 export function parseCookies(header: string | undefined): Record<string, string> {
   const cookies = Object.create(null) as Record<string, string>;
-  if (!header) return cookies;
+  forEachPair(header, (name, valueStart, valueEnd) => {
+    if (!Object.hasOwn(cookies, name)) cookies[name] = valueOf(header ?? '', valueStart, valueEnd);
+    return false;
+  });
+  return cookies;
+}
 
+/**
+ * readCookie is `parseCookies(header)[name]` by the same rules, without
+ * building the map: the value of the first pair named `name`, or undefined.
+ * The server reads its one session cookie this way on every request.
+ */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  let value: string | undefined;
+  forEachPair(header, (pairName, valueStart, valueEnd) => {
+    if (pairName !== name) return false;
+    value = valueOf(header ?? '', valueStart, valueEnd);
+    return true;
+  });
+  return value;
+}
+
+/**
+ * forEachPair finds each `name=value` pair of a Cookie header, in order,
+ * and hands `visit` its trimmed, non-empty name and where its value lies;
+ * `visit` returns true to stop. Pairs without `=` are skipped.
+ */
+function forEachPair(header: string | undefined, visit: (name: string, valueStart: number, valueEnd: number) => boolean): void {
+  if (!header) return;
   let start = 0;
   while (start < header.length) {
     const equals = header.indexOf('=', start);
-    if (equals === -1) break; // no `=` left, so no pairs left
+    if (equals === -1) return; // no `=` left, so no pairs left
 
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;
@@ -67,12 +94,14 @@ export function parseCookies(header: string | undefined): Record<string, string>
     }
 
     const name = trimWhitespace(header, start, equals);
-    if (name !== '' && !Object.hasOwn(cookies, name)) {
-      cookies[name] = decodeValue(unquote(trimWhitespace(header, equals + 1, end)));
-    }
+    if (name !== '' && visit(name, equals + 1, end)) return;
     start = end + 1;
   }
-  return cookies;
+}
+
+/** valueOf is the value between `start` and `end` of `header`: trimmed, unquoted and percent-decoded. */
+function valueOf(header: string, start: number, end: number): string {
+  return decodeValue(unquote(trimWhitespace(header, start, end)));
 }
 
 // Departure from RFC 6265: browsers send `; ` between pairs (§4.2.1), but

@@ -4,7 +4,7 @@ import { noteResponse } from './client-errors.ts';
 import type { CookieSecureMode } from './config.ts';
 import { send, sendHtml, sendJson, wantsJson } from './context.ts';
 import type { Context, Handler } from './context.ts';
-import { parseCookies } from './cookies.ts';
+import { readCookie } from './cookies.ts';
 import { HttpError } from './http-error.ts';
 import type { Logger } from './log.ts';
 import type { Pages } from './pages.ts';
@@ -136,7 +136,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Pipeli
       throw new HttpError(403, 'cross_origin', 'Cross-origin requests are refused.');
     }
     if (match.handler.usesSession) {
-      ctx.session = await RequestSession.load(sessions, facts, parseCookies(req.headers.cookie)[facts.cookie.name]);
+      ctx.session = await RequestSession.load(sessions, facts, readCookie(req.headers.cookie, facts.cookie.name));
       if (crossOrigin) ctx.session.noteWeakened('origin-check');
       ctx.user = await signedInUser(ctx, options.users);
     }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { parseCookies, serializeCookie } from '../../lib/cookies.ts';
+import { parseCookies, readCookie, serializeCookie } from '../../lib/cookies.ts';
 import type { CookieOptions } from '../../lib/cookies.ts';
 
 interface ParseCase {
@@ -11,8 +11,13 @@ interface ParseCase {
 }
 
 // Compares as plain objects: parseCookies returns a prototype-less map.
+// readCookie must find each name exactly as parseCookies does, and nothing more.
 function assertParses({ header, expected }: ParseCase): void {
   assert.deepEqual({ ...parseCookies(header) }, expected);
+  for (const [name, value] of Object.entries(expected)) assert.equal(readCookie(header, name), value, `readCookie(${name})`);
+  for (const absent of ['absent', 'toString', '__proto__']) {
+    if (!Object.hasOwn(expected, absent)) assert.equal(readCookie(header, absent), undefined, `readCookie(${absent})`);
+  }
 }
 
 describe('parseCookies', () => {
