@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants, lstat, readFile, statSync, writeFile } from 'node:fs';
+import type { Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +55,29 @@ export const nodeFileSystem: FileSystem = {
  * (it opens at once and reads as empty).
  */
 export const READ_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * FileVersion tells one version of a file from the next, without reading
+ * it: an atomic write (a rename) makes a new inode, and a hand edit in
+ * place changes the size or the times. The stores keep what they parsed
+ * beside the version it came from, and a stat says whether it still holds.
+ */
+export interface FileVersion {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+}
+
+/** versionOf is the FileVersion that `stats` describe. */
+export function versionOf(stats: Stats): FileVersion {
+  return { ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs };
+}
+
+/** isSameVersion: `stats` describe the very version `version` was taken from. */
+export function isSameVersion(version: FileVersion, stats: Stats): boolean {
+  return version.ino === stats.ino && version.size === stats.size && version.mtimeMs === stats.mtimeMs && version.ctimeMs === stats.ctimeMs;
+}
 
 const TEMP_SUFFIX_BYTES = 6;
 

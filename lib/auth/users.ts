@@ -1,8 +1,8 @@
 import type { Stats } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { errorCode, nodeFileSystem, writeFileAtomic } from '../file-system.ts';
-import type { FileSystem } from '../file-system.ts';
+import { errorCode, isSameVersion, nodeFileSystem, versionOf, writeFileAtomic } from '../file-system.ts';
+import type { FileSystem, FileVersion } from '../file-system.ts';
 import { FileLock } from '../file-lock.ts';
 import type { Lock } from '../file-lock.ts';
 import { DISPLAY_NAME_MAX, isValidText, isValidUsername } from '../validation.ts';
@@ -66,8 +66,8 @@ export const DATA_DIR_MODE = 0o700;
 /** The version of the users file that a map of accounts was read from. */
 interface Loaded {
   users: Map<string, UserRecord>;
-  /** identity of the file that was read (null: there was no file); the same stat-validated idea as the session store's cache. */
-  identity: string | null;
+  /** version of the file that was read (null: there was no file); the same stat-validated idea as the session store's cache. */
+  version: FileVersion | null;
 }
 
 /**
@@ -137,7 +137,7 @@ export class UserFileStore implements AccountStore {
 
   /** #current is the accounts as the file holds them now: re-read only when the file changed. */
   #current(): Loaded {
-    if (identityOf(this.#statOrNull()) !== this.#loaded.identity) this.#loaded = readUsers(this.#file, this.#fs);
+    if (!isCurrent(this.#loaded.version, this.#statOrNull())) this.#loaded = readUsers(this.#file, this.#fs);
     return this.#loaded;
   }
 
@@ -157,7 +157,7 @@ export class UserFileStore implements AccountStore {
       const contents: UsersFile = { version: 1, users: [...users.values()] };
       await writeFileAtomic(this.#fs, this.#file, `${JSON.stringify(contents, null, 2)}\n`, USERS_FILE_MODE);
       // Under the lock no other process can replace the file, so this stat is of the file just written.
-      this.#loaded = { users, identity: identityOf(this.#statOrNull()) };
+      this.#loaded = { users, version: versionOrNull(this.#statOrNull()) };
       return result;
     });
   }
@@ -174,20 +174,25 @@ export class UserFileStore implements AccountStore {
  */
 function readUsers(file: string, fsys: FileSystem): Loaded {
   const stats = fsys.statSync(file, { throwIfNoEntry: false }) ?? null;
-  if (stats === null) return { users: new Map(), identity: null };
+  if (stats === null) return { users: new Map(), version: null };
   let text: string;
   try {
     // Synchronous like the stat: it runs only when the file changed, and a users file is small.
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if (errorCode(error) === 'ENOENT') return { users: new Map(), identity: null };
+    if (errorCode(error) === 'ENOENT') return { users: new Map(), version: null };
     throw error;
   }
-  return { users: new Map(parseUsersFile(text).map((user) => [keyOf(user.username), user])), identity: identityOf(stats) };
+  return { users: new Map(parseUsersFile(text).map((user) => [keyOf(user.username), user])), version: versionOf(stats) };
 }
 
-function identityOf(stats: Stats | null): string | null {
-  return stats === null ? null : `${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`;
+function versionOrNull(stats: Stats | null): FileVersion | null {
+  return stats === null ? null : versionOf(stats);
+}
+
+/** isCurrent: the file is still the version that was read (both null: there was no file, and there is none). */
+function isCurrent(version: FileVersion | null, stats: Stats | null): boolean {
+  return version === null || stats === null ? version === stats : isSameVersion(version, stats);
 }
 
 /** lockKeyOf names the users file's lock after the file: `users.json` → `users-json.lock`, beside it. */

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { errorCode, nodeFileSystem, READ_NO_FOLLOW, writeFileAtomic } from '../file-system.ts';
-import type { FileSystem } from '../file-system.ts';
+import { errorCode, isSameVersion, nodeFileSystem, READ_NO_FOLLOW, versionOf, writeFileAtomic } from '../file-system.ts';
+import type { FileSystem, FileVersion } from '../file-system.ts';
 import { DEFENDED } from '../lab/switches.ts';
 import type { Defences } from '../lab/switches.ts';
 import { expiryAt, parseRecord } from './record.ts';
@@ -39,12 +39,8 @@ export interface FileStoreOptions {
 }
 
 /** A parsed record remembered with the identity of the file version it came from. */
-interface CacheEntry {
+interface CacheEntry extends FileVersion {
   fileName: string;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
   record: SessionRecord | null;
 }
 
@@ -114,7 +110,9 @@ export class FileSessionStore implements SessionStore {
       this.#cache.delete(id);
       return { miss: 'not-found' };
     }
-    const record = await this.#cachedOrRead(id, fileName, file, stats);
+    // The common case, a file unchanged since it was last parsed, costs no read and no wait.
+    const cached = this.#cache.get(id);
+    const record = cached !== undefined && isSameVersion(cached, stats) ? cached.record : await this.#reread(id, fileName, file, stats);
     if (record === GONE) return { miss: 'not-found' };
     if (record === null) return { miss: 'unreadable' };
     const expiry = expiryAt(record, now, this.#timeouts);
@@ -243,9 +241,8 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  async #cachedOrRead(id: string, fileName: string, file: string, stats: Stats): Promise<SessionRecord | null | typeof GONE> {
-    const cached = this.#cache.get(id);
-    if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
+  /** #reread reads `fileName` for `id` again, its cached version being stale or absent, and caches what it finds. */
+  async #reread(id: string, fileName: string, file: string, stats: Stats): Promise<SessionRecord | null | typeof GONE> {
     const record = await this.#read(fileName, file, stats);
     // A raw name is never remembered: with the lab's switch back on, the ID must be looked up under its hash again.
     if (RAW_ID_FILE_PATTERN.test(fileName)) return record;
@@ -320,7 +317,7 @@ export class FileSessionStore implements SessionStore {
 const GONE = Symbol('gone');
 
 function entryOf(fileName: string, stats: Stats, record: SessionRecord | null): CacheEntry {
-  return { fileName, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, record };
+  return { fileName, ...versionOf(stats), record };
 }
 
 /** remember caches an entry under `key`, dropping the least recently stored one when `cache` is full. */
@@ -331,12 +328,6 @@ function remember(cache: Map<string, CacheEntry>, key: string, entry: CacheEntry
     if (oldest !== undefined) cache.delete(oldest);
   }
   cache.set(key, entry);
-}
-
-function isSameVersion(entry: CacheEntry, stats: Stats): boolean {
-  return (
-    entry.ino === stats.ino && entry.size === stats.size && entry.mtimeMs === stats.mtimeMs && entry.ctimeMs === stats.ctimeMs
-  );
 }
 
 /** deepFreeze makes a cached record read-only, so no caller can change the cache by accident. */
