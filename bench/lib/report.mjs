@@ -18,6 +18,10 @@ export const TARGETS = {
   signInP99Ms: 20,
   devicesP99Ms: 20,
   vsConnectRedis: 2,
+  // Within 20 % of node:http, at any number of sessions: the peer is raw
+  // node:http sending the same headers, which Cloakroom cannot avoid.
+  ratioToSameHeaders: 0.8,
+  strictP99Ms: 5,
 };
 
 const verdict = (ok) => (ok ? '**PASS**' : '**MISS**');
@@ -102,7 +106,10 @@ function byRound(rows, filter = () => true) {
 }
 
 function loadTable(rows, { withRss = false, withFiles = false } = {}) {
-  const header = ['round', 'server', 'req/s', 'p99 ms', 'non-2xx', 'socket errors', '× raw node:http', 'CPU'];
+  const withSameHeaders = rows.some((row) => row.key === 'raw-same-headers');
+  const header = ['round', 'server', 'req/s', 'p99 ms', 'non-2xx', 'socket errors', '× raw node:http'];
+  if (withSameHeaders) header.push('× same headers');
+  header.push('CPU');
   if (withRss) header.push('RSS peak / end');
   if (withFiles) header.push('session files created');
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => ' --- |').join('')}`];
@@ -119,8 +126,9 @@ function loadTable(rows, { withRss = false, withFiles = false } = {}) {
         row.load.non2xx,
         row.load.socketErrors,
         x(row.load.rps / raw),
-        cpuCell(row.load.cpu),
       ];
+      if (withSameHeaders) cells.push(x(row.load.rps / round['raw-same-headers'].load.rps));
+      cells.push(cpuCell(row.load.cpu));
       if (withRss) cells.push(`${mb(row.rss.peakMb)} / ${mb(row.rss.lastMb)}`);
       if (withFiles) cells.push(row.filesCreated === null ? '–' : `${int(row.filesCreated)} (for ${int(row.load.requests)} answers)`);
       lines.push(`| ${cells.join(' | ')} |`);
@@ -137,7 +145,10 @@ function ratios(rounds, key) {
 function meSection({ rows, headerProblems }) {
   const summary = [];
   const text = ['## 1. Signed-in GET /api/me', ''];
-  text.push('One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each).', '');
+  text.push(
+    'One session cookie on every request, then 1000 session cookies round-robin (1000 real sign-ins each). "raw node:http, same headers" answers with exactly the headers and body shape Cloakroom sends and keeps no session: Cloakroom\'s ratio to it is the cost of sessions alone.',
+    '',
+  );
   text.push(
     headerProblems.length === 0
       ? "Cloakroom's answer carried every header it must send (checked before timing)."
@@ -154,18 +165,27 @@ function meSection({ rows, headerProblems }) {
     const subset = rows.filter((r) => r.sessions === sessions);
     const rounds = byRound(subset);
     const toRaw = ratios(rounds, 'raw-http');
+    const toSameHeaders = ratios(rounds, 'raw-same-headers');
     const vsFile = ratios(rounds, 'express-file');
     const vsMemory = ratios(rounds, 'express-memory');
     const cloak = rounds.map((r) => r.cloakroom);
     const worstP99 = Math.max(...cloak.map((r) => r.load.p99Ms));
     const bad = cloak.reduce((sum, r) => sum + r.load.non2xx + r.load.socketErrors, 0);
+    const peakRss = Math.max(...cloak.map((r) => r.rss.peakMb));
     const tag = sessions === 1 ? '1 session' : `${sessions} sessions`;
+    const cloakRps = int(mean(cloak.map((r) => r.load.rps)));
     summary.push(
       [
         `1 (${tag})`,
         `/api/me ≥ ${x(TARGETS.ratioToRaw)} raw node:http`,
-        `${x(mean(toRaw))}${range(toRaw)}, ${int(mean(cloak.map((r) => r.load.rps)))} req/s`,
+        `${x(mean(toRaw))}${range(toRaw)}, ${cloakRps} req/s`,
         verdict(mean(toRaw) >= TARGETS.ratioToRaw),
+      ],
+      [
+        `10 (${tag})`,
+        `/api/me ≥ ${x(TARGETS.ratioToSameHeaders)} raw node:http, same headers`,
+        `${x(mean(toSameHeaders))}${range(toSameHeaders)}, ${cloakRps} req/s`,
+        verdict(mean(toSameHeaders) >= TARGETS.ratioToSameHeaders),
       ],
       [
         `1 (${tag})`,
@@ -180,13 +200,14 @@ function meSection({ rows, headerProblems }) {
         verdict(mean(vsMemory) >= TARGETS.vsMemoryStore),
       ],
       [`1 (${tag})`, `p99 ≤ ${TARGETS.p99Ms} ms`, `${ms(worstP99)} ms (worst round)`, verdict(worstP99 <= TARGETS.p99Ms)],
-      [`1 (${tag})`, 'zero non-2xx (and no socket errors)', String(bad), verdict(bad === 0)],
+      [`10 (${tag})`, `p99 ≤ ${TARGETS.strictP99Ms} ms`, `${ms(worstP99)} ms (worst round)`, verdict(worstP99 <= TARGETS.strictP99Ms)],
+      // One row for two targets: the same figure, the same threshold.
+      [`1, 10 (${tag})`, 'zero non-2xx (and no socket errors)', String(bad), verdict(bad === 0)],
     );
     if (sessions > 1) {
       const endRss = Math.max(...cloak.map((r) => r.rss.lastMb));
-      const peakRss = Math.max(...cloak.map((r) => r.rss.peakMb));
       summary.push([
-        '5',
+        '5, 10',
         `RSS ≤ ${TARGETS.rssMb} MB under the ${sessions}-session load`,
         `${mb(endRss)} at the end, ${mb(peakRss)} peak`,
         verdict(peakRss <= TARGETS.rssMb),
@@ -194,7 +215,7 @@ function meSection({ rows, headerProblems }) {
     }
     text.push(`### ${tag}`, '', loadTable(subset, { withRss: true }), '');
     text.push(
-      `Cloakroom, mean over rounds: ${x(mean(toRaw))} raw node:http, ${x(mean(vsFile))} express-session + session-file-store, ${x(mean(vsMemory))} express-session + MemoryStore.`,
+      `Cloakroom, mean over rounds (range): ${x(mean(toRaw))}${range(toRaw)} raw node:http, ${x(mean(toSameHeaders))}${range(toSameHeaders)} raw node:http with the same headers, ${x(mean(vsFile))}${range(vsFile)} express-session + session-file-store, ${x(mean(vsMemory))}${range(vsMemory)} express-session + MemoryStore. Its RSS peak during this load: ${mb(peakRss)}.`,
       '',
     );
   }

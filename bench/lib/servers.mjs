@@ -30,9 +30,14 @@ const MAX_SIGN_IN_ATTEMPTS = 50;
 const RETRY_PAUSE_MS = 20;
 const SID_LENGTH = 43;
 
-/** The comparison set, in the order a round runs them (A B C D E). */
+/**
+ * The comparison set, in the order a round runs them (A B C D E F).
+ * `meOnly`: the server answers GET /api/me and nothing to measure beside it,
+ * so only the /api/me comparison runs it.
+ */
 export const SERVERS = [
   { key: 'raw-http', label: 'raw node:http (no sessions)' },
+  { key: 'raw-same-headers', label: 'raw node:http, same headers', meOnly: true },
   { key: 'raw-readfile', label: 'raw node:http + readFile + JSON.parse' },
   { key: 'express-memory', label: 'express 5 + express-session + MemoryStore' },
   { key: 'express-file', label: 'express 5 + express-session + session-file-store' },

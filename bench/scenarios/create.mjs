@@ -16,7 +16,7 @@ const FILE_BACKED = new Set(['raw-readfile', 'express-file', 'cloakroom']);
 export async function run(ctx) {
   const rows = [];
   for (let round = 1; round <= ctx.rounds; round++) {
-    for (const { key } of SERVERS) {
+    for (const { key } of SERVERS.filter((server) => !server.meOnly)) {
       ctx.log(`session creation round ${round}/${ctx.rounds}: ${key}`);
       const server = await start(key);
       try {
