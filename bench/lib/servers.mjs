@@ -90,14 +90,17 @@ export async function startCloakroom(env = {}, { pin = true } = {}) {
     pin,
   });
   const registered = new Set();
+  /** Registers `username` (PASSWORD) and returns the cookie of the session registration signs in. */
+  async function register(username = USERNAME) {
+    const [cookie] = await signInCloakroom(server.url, '/register', username, 1, 201);
+    registered.add(username);
+    return cookie;
+  }
   async function signIn(count, username = USERNAME) {
-    if (!registered.has(username)) {
-      await signInCloakroom(server.url, '/register', username, 1, 201);
-      registered.add(username);
-    }
+    if (!registered.has(username)) await register(username);
     return signInCloakroom(server.url, '/login', username, count, 200);
   }
-  return { ...server, key: 'cloakroom', sessionsDir, usersFile, signIn };
+  return { ...server, key: 'cloakroom', sessionsDir, usersFile, register, signIn };
 }
 
 /** POSTs JSON; returns {status, headers, cookie (name=value of the first Set-Cookie), text}. */
