@@ -47,6 +47,8 @@ const CPU_NOTE =
 const retryNote = `A measurement with more than ${DISTURBED_PCT} % of the server's core taken by others (or stolen) is run again on the same server, up to the retry limit; "try N" marks a figure that is the least disturbed of N tries.`;
 const triesNote = (load) => (load.tries > 1 ? ` (try ${load.tries})` : '');
 const range = (values) => (values.length > 1 ? ` (${x(Math.min(...values))}–${x(Math.max(...values))})` : '');
+/** Thousands apart by a space, as the README writes them. */
+const spaced = (n) => int(n).replaceAll(',', ' ');
 
 export function buildReport(meta, results) {
   const summary = [];
@@ -594,10 +596,20 @@ function scaleSection({ rows, touchIntervalSeconds }) {
     '',
     "With more than one session, wrk runs a Lua call per request to pick the cookie, for both servers alike; when the load generator's core is near 100 % for the raw peer, its figure is the load generator's ceiling, and the ratio flatters Cloakroom.",
     '',
-    CPU_NOTE,
-    retryNote,
+    '### For the README',
     '',
+    `Means over ${Math.max(...rows.map((r) => r.round))} round(s); p99 is Cloakroom's worst round, RSS its peak.`,
+    '',
+    '| sessions | Cloakroom req/s | raw same-headers req/s | ratio | p99 | RSS |',
+    '| --- | --- | --- | --- | --- | --- |',
   );
+  for (const sessions of counts) {
+    const f = scaleFigures(rows, sessions);
+    text.push(
+      `| ${spaced(sessions)} | ${spaced(f.cloakRps)} | ${spaced(f.peerRps)} | ${x(mean(f.ratios))} | ${f.worstP99.toFixed(1)} ms | ${Math.round(f.peakRss)} MB |`,
+    );
+  }
+  text.push('', CPU_NOTE, retryNote, '');
 
   const summary = SCALE_RATIO_SESSIONS.map((sessions) => {
     const f = scaleFigures(rows, sessions);
