@@ -2,8 +2,10 @@
 // starts it, against what a user would pick instead — express-session with
 // its MemoryStore or with session-file-store — and against raw node:http
 // (the ceiling) and raw node:http reading a session file per request (the
-// floor for file-backed sessions). Prints a Markdown report and writes it to
-// bench/results/latest.md (raw figures in latest.json).
+// floor for file-backed sessions), and, from 1 to 100 000 sessions, against
+// raw node:http sending exactly Cloakroom's headers (the scale scenario).
+// Prints a Markdown report and writes it to bench/results/latest.md (raw
+// figures in latest.json).
 //
 //   npm run bench                                  (from the repo root)
 //   BENCH_DURATION=3 BENCH_ROUNDS=1 node run.mjs   (a quick look)
@@ -16,7 +18,8 @@
 //   BENCH_RETRIES         extra tries for a measurement disturbed by other work on the server's core (2)
 //   BENCH_TOUCH_DURATION  seconds of load in the touch-counting scenario (10)
 //   BENCH_SWEEP_FILES     session files for the sweeper scenario, and other sessions for the devices and sqlite scenarios (100000)
-//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices,redis,sqlite (sqlite needs Node 22.13 or later)
+//   BENCH_SCALE_COUNTS    comma-separated session counts for the scale scenario (1,1000,10000,20000,100000)
+//   BENCH_SCENARIOS       comma-separated subset of: me,touch,create,sweep,sign-in,workers,devices,redis,sqlite,scale (sqlite needs Node 22.13 or later)
 //   BENCH_LOADGEN         "autocannon" to use the fallback even when wrk exists
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,8 +38,9 @@ import * as workers from './scenarios/workers.mjs';
 import * as devices from './scenarios/devices.mjs';
 import * as redis from './scenarios/redis.mjs';
 import * as sqlite from './scenarios/sqlite.mjs';
+import * as scale from './scenarios/scale.mjs';
 
-const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices, redis, sqlite };
+const SCENARIOS = { me, touch, create, sweep, 'sign-in': signIn, workers, devices, redis, sqlite, scale };
 
 function numberFromEnv(name, fallback, { allowZero = false } = {}) {
   const raw = process.env[name];
@@ -47,6 +51,17 @@ function numberFromEnv(name, fallback, { allowZero = false } = {}) {
     process.exit(1);
   }
   return value;
+}
+
+function countsFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const counts = raw.split(',').map((s) => Number(s.trim()));
+  if (counts.some((n) => !Number.isSafeInteger(n) || n < 1)) {
+    console.error(`bench: ${name} must be comma-separated whole numbers from 1, got "${raw}"`);
+    process.exit(1);
+  }
+  return counts;
 }
 
 function chosenScenarios() {
@@ -104,6 +119,7 @@ async function main() {
     touchSeconds: numberFromEnv('BENCH_TOUCH_DURATION', 10),
     retries: Math.round(numberFromEnv('BENCH_RETRIES', 2, { allowZero: true })),
     sweepFiles: Math.round(numberFromEnv('BENCH_SWEEP_FILES', 100_000)),
+    scaleCounts: countsFromEnv('BENCH_SCALE_COUNTS', [1, 1000, 10_000, 20_000, 100_000]),
     log: (message) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`),
   };
   const meta = {

@@ -1,5 +1,5 @@
 // Session records in Cloakroom's exact format, for scenarios that fill a
-// store with other people's sessions before measuring.
+// store with sessions before measuring: other people's, or one user's many.
 
 /** OTHER_USERS: how many other users the signed-in quarter of those sessions belongs to. */
 export const OTHER_USERS = 1000;
@@ -23,4 +23,22 @@ export function otherSession(index, createdAt) {
     device: 'Firefox on Linux',
   };
   return { user, record };
+}
+
+/**
+ * signedInSession is a session of `user`, signed in under the account's
+ * password generation `generation`, begun and last used at `at` (ISO 8601):
+ * what a sign-in from Firefox on Linux writes, with an empty cart.
+ */
+export function signedInSession(user, generation, at) {
+  return {
+    version: 1,
+    createdAt: at,
+    lastSeenAt: at,
+    user,
+    generation,
+    data: { cart: [], theme: null },
+    events: [{ at, event: 'created at sign-in' }],
+    device: 'Firefox on Linux',
+  };
 }

@@ -30,9 +30,14 @@ const MAX_SIGN_IN_ATTEMPTS = 50;
 const RETRY_PAUSE_MS = 20;
 const SID_LENGTH = 43;
 
-/** The comparison set, in the order a round runs them (A B C D E). */
+/**
+ * The comparison set, in the order a round runs them (A B C D E F).
+ * `meOnly`: the server answers GET /api/me and nothing to measure beside it,
+ * so only the /api/me comparison runs it.
+ */
 export const SERVERS = [
   { key: 'raw-http', label: 'raw node:http (no sessions)' },
+  { key: 'raw-same-headers', label: 'raw node:http, same headers', meOnly: true },
   { key: 'raw-readfile', label: 'raw node:http + readFile + JSON.parse' },
   { key: 'express-memory', label: 'express 5 + express-session + MemoryStore' },
   { key: 'express-file', label: 'express 5 + express-session + session-file-store' },
@@ -85,14 +90,17 @@ export async function startCloakroom(env = {}, { pin = true } = {}) {
     pin,
   });
   const registered = new Set();
+  /** Registers `username` (PASSWORD) and returns the cookie of the session registration signs in. */
+  async function register(username = USERNAME) {
+    const [cookie] = await signInCloakroom(server.url, '/register', username, 1, 201);
+    registered.add(username);
+    return cookie;
+  }
   async function signIn(count, username = USERNAME) {
-    if (!registered.has(username)) {
-      await signInCloakroom(server.url, '/register', username, 1, 201);
-      registered.add(username);
-    }
+    if (!registered.has(username)) await register(username);
     return signInCloakroom(server.url, '/login', username, count, 200);
   }
-  return { ...server, key: 'cloakroom', sessionsDir, usersFile, signIn };
+  return { ...server, key: 'cloakroom', sessionsDir, usersFile, register, signIn };
 }
 
 /** POSTs JSON; returns {status, headers, cookie (name=value of the first Set-Cookie), text}. */

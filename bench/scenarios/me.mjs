@@ -3,9 +3,13 @@
 // and with 1000 cookies sent round-robin (no single session stays hot, so a
 // cache must hold many sessions and a store must find each one).
 //
+// Two raw node:http peers bound it from above: the plain one, and one that
+// sends exactly Cloakroom's headers and body shape, so that Cloakroom's ratio
+// to the second is what its sessions cost and nothing else.
+//
 // Every server is fresh each round and the servers run interleaved
-// (A B C D E, A B C D E), so a slow minute on a shared machine hurts them all
-// alike; ratios compare servers measured in the same round.
+// (A B C D E F, A B C D E F), so a slow minute on a shared machine hurts them
+// all alike; ratios compare servers measured in the same round.
 import { sampleRss } from '../lib/processes.mjs';
 import { measure, runLoad } from '../lib/load.mjs';
 import { SERVERS, get, start } from '../lib/servers.mjs';
