@@ -17,8 +17,22 @@ export const SESSION_FILE_MODE = 0o600;
 export const SESSIONS_DIR_MODE = 0o700;
 /** A real record is a few KiB at most (100 cart items, 20 events); anything bigger is not ours. */
 export const MAX_SESSION_FILE_BYTES = 64 * 1024;
-/** DEFAULT_CACHE_ENTRIES bounds the parsed-record cache (about 1 KiB each). */
-export const DEFAULT_CACHE_ENTRIES = 10_000;
+/**
+ * DEFAULT_CACHE_ENTRIES bounds the record cache: sessions whose file need
+ * not be read again while it is unchanged. Each entry keeps its record as
+ * compact JSON text; with the ID and the file's name and version, about
+ * 650 bytes (measured with 100 000 signed-in sessions: 65 MB of heap).
+ */
+export const DEFAULT_CACHE_ENTRIES = 100_000;
+/**
+ * DEFAULT_PARSED_ENTRIES bounds how many of those also keep the record
+ * parsed (about 1 KiB each), the ones used most recently: a request for
+ * any other parses the text again, a few microseconds, instead of reading
+ * the file, tens of them. Kept small on purpose: with requests spread over
+ * many sessions, a parsed record let go soon dies young, which the garbage
+ * collector reclaims cheaply; a larger set made every such request slower.
+ */
+export const DEFAULT_PARSED_ENTRIES = 2_000;
 
 /** SESSION_FILE_PATTERN matches the files this store writes: `<64 hex>.json`. */
 export const SESSION_FILE_PATTERN = /^[0-9a-f]{64}\.json$/;
@@ -32,16 +46,30 @@ export interface FileStoreOptions {
   timeouts: Timeouts;
   fs?: FileSystem;
   maxCacheEntries?: number;
+  maxParsedEntries?: number;
   /** onCorrupt hears about each unreadable file once (per version of the file), for the log. */
   onCorrupt?: (fileName: string, reason: string) => void;
   /** defences are the lab's switches in lab mode; DEFENDED otherwise (lib/lab/switches.ts). */
   defences?: Defences;
 }
 
-/** A parsed record remembered with the identity of the file version it came from. */
+/** A record remembered with the version of the file it came from, for listByUser. */
+interface ListedEntry extends FileVersion {
+  record: SessionRecord | null;
+}
+
+/**
+ * A session remembered with the version of the file it came from: its
+ * record as compact JSON, and parsed while it is among the recently used.
+ */
 interface CacheEntry extends FileVersion {
   fileName: string;
-  record: SessionRecord | null;
+  /** user is the record's user: destroy needs it for the user index, and an ID's user never changes. */
+  user: string | null;
+  /** text is the record as compact JSON, or null when the file is not a record (unreadable). */
+  text: string | null;
+  /** parsed is the record, or null for an unreadable file; undefined once let go (parse `text` again). */
+  parsed: SessionRecord | null | undefined;
 }
 
 /**
@@ -53,6 +81,12 @@ interface CacheEntry extends FileVersion {
  * size or times differ from the cached version (an atomic write makes a new
  * inode; a hand edit changes mtime), it is read again. So a file deleted or
  * edited by hand, or by another process, counts from the next request on.
+ *
+ * The cache holds up to DEFAULT_CACHE_ENTRIES sessions as compact JSON
+ * and the DEFAULT_PARSED_ENTRIES most recently used of them parsed, so a
+ * server with a hundred thousand sessions in use reads no file it has read
+ * before, unless the file changed (the README's Performance section shows
+ * what that is worth).
  *
  * The cache is keyed by session ID and remembers the file name, so a
  * session in the cache costs no SHA-256 per request. That puts raw IDs in
@@ -71,14 +105,17 @@ export class FileSessionStore implements SessionStore {
   #timeouts: Timeouts;
   #fs: FileSystem;
   #maxCacheEntries: number;
+  #maxParsedEntries: number;
   #onCorrupt: (fileName: string, reason: string) => void;
   #cache = new Map<string, CacheEntry>();
+  /** #parsed are the entries of #cache that hold their record parsed, oldest first; at most #maxParsedEntries. */
+  #parsed = new Map<string, CacheEntry>();
   /**
    * #listed caches the records listByUser reads, by file name and checked
    * the same way: a user's list is asked for again and again (the devices
    * page), and re-reading files that have not changed would cost most of it.
    */
-  #listed = new Map<string, CacheEntry>();
+  #listed = new Map<string, ListedEntry>();
   #index: UserIndex;
   #defences: Defences;
 
@@ -88,6 +125,7 @@ export class FileSessionStore implements SessionStore {
     this.#timeouts = options.timeouts;
     this.#fs = options.fs ?? nodeFileSystem;
     this.#maxCacheEntries = options.maxCacheEntries ?? DEFAULT_CACHE_ENTRIES;
+    this.#maxParsedEntries = Math.min(options.maxParsedEntries ?? DEFAULT_PARSED_ENTRIES, this.#maxCacheEntries);
     this.#onCorrupt = options.onCorrupt ?? (() => undefined);
     this.#index = new UserIndex(options.dir, this.#fs);
     this.#defences = options.defences ?? DEFENDED;
@@ -107,12 +145,12 @@ export class FileSessionStore implements SessionStore {
     const file = this.#pathOf(fileName);
     const stats = this.#statOrNull(file, 'read');
     if (stats === null) {
-      this.#cache.delete(id);
+      this.#forget(id);
       return { miss: 'not-found' };
     }
-    // The common case, a file unchanged since it was last parsed, costs no read and no wait.
+    // The common case, a file unchanged since it was last read, costs no read and no wait.
     const cached = this.#cache.get(id);
-    const record = cached !== undefined && isSameVersion(cached, stats) ? cached.record : await this.#reread(id, fileName, file, stats);
+    const record = cached !== undefined && isSameVersion(cached, stats) ? this.#recordOf(id, cached) : await this.#reread(id, fileName, file, stats);
     if (record === GONE) return { miss: 'not-found' };
     if (record === null) return { miss: 'unreadable' };
     const expiry = expiryAt(record, now, this.#timeouts);
@@ -152,8 +190,8 @@ export class FileSessionStore implements SessionStore {
   async destroy(id: string): Promise<void> {
     const fileName = this.fileNameFor(id);
     // The user of an ID never changes, so a cached record names it even if the file changed since.
-    const user = this.#cache.get(id)?.record?.user;
-    this.#cache.delete(id);
+    const user = this.#cache.get(id)?.user;
+    this.#forget(id);
     await this.#delete(fileName, user);
   }
 
@@ -215,7 +253,7 @@ export class FileSessionStore implements SessionStore {
     if (cached !== undefined && isSameVersion(cached, stats)) return cached.record;
     const record = await this.#read(fileName, file, stats);
     if (record === GONE) this.#listed.delete(fileName);
-    else remember(this.#listed, fileName, entryOf(fileName, stats, record), this.#maxCacheEntries);
+    else remember(this.#listed, fileName, { ...versionOf(stats), record }, this.#maxParsedEntries);
     return record;
   }
 
@@ -247,11 +285,52 @@ export class FileSessionStore implements SessionStore {
     // A raw name is never remembered: with the lab's switch back on, the ID must be looked up under its hash again.
     if (RAW_ID_FILE_PATTERN.test(fileName)) return record;
     if (record === GONE) {
-      this.#cache.delete(id);
+      this.#forget(id);
       return GONE;
     }
-    remember(this.#cache, id, entryOf(fileName, stats, record), this.#maxCacheEntries);
+    const entry: CacheEntry = {
+      fileName,
+      ...versionOf(stats),
+      user: record?.user ?? null,
+      text: record === null ? null : JSON.stringify(record),
+      parsed: record,
+    };
+    this.#forget(id);
+    if (this.#cache.size >= this.#maxCacheEntries) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#forget(oldest);
+    }
+    this.#cache.set(id, entry);
+    this.#holdParsed(id, entry);
     return record;
+  }
+
+  /** #recordOf is the record of an entry whose file is unchanged: parsed already, or parsed again from its text. */
+  #recordOf(id: string, entry: CacheEntry): SessionRecord | null {
+    if (entry.parsed !== undefined) return entry.parsed;
+    // The text is this store's own JSON of a record that was checked when its file was read.
+    const record = entry.text === null ? null : deepFreeze(JSON.parse(entry.text) as SessionRecord);
+    entry.parsed = record;
+    this.#holdParsed(id, entry);
+    return record;
+  }
+
+  /** #holdParsed counts `entry` among the parsed ones, letting the oldest go back to text when there are too many. */
+  #holdParsed(id: string, entry: CacheEntry): void {
+    this.#parsed.delete(id);
+    if (this.#parsed.size >= this.#maxParsedEntries) {
+      const [oldestId, oldest] = this.#parsed.entries().next().value ?? [];
+      if (oldestId !== undefined && oldest !== undefined) {
+        oldest.parsed = undefined;
+        this.#parsed.delete(oldestId);
+      }
+    }
+    this.#parsed.set(id, entry);
+  }
+
+  #forget(id: string): void {
+    this.#cache.delete(id);
+    this.#parsed.delete(id);
   }
 
   /**
@@ -291,7 +370,7 @@ export class FileSessionStore implements SessionStore {
   async #write(id: string, record: SessionRecord, operation: string): Promise<void> {
     const file = this.#pathOf(this.fileNameFor(id));
     const contents = `${JSON.stringify(record, null, 2)}\n`;
-    this.#cache.delete(id);
+    this.#forget(id);
     try {
       await writeFileAtomic(this.#fs, file, contents, SESSION_FILE_MODE);
     } catch (error) {
@@ -316,12 +395,8 @@ export class FileSessionStore implements SessionStore {
 /** GONE: the file was deleted between its stat and its read (a logout, the sweeper): not found, not corrupt. */
 const GONE = Symbol('gone');
 
-function entryOf(fileName: string, stats: Stats, record: SessionRecord | null): CacheEntry {
-  return { fileName, ...versionOf(stats), record };
-}
-
 /** remember caches an entry under `key`, dropping the least recently stored one when `cache` is full. */
-function remember(cache: Map<string, CacheEntry>, key: string, entry: CacheEntry, maxEntries: number): void {
+function remember<E>(cache: Map<string, E>, key: string, entry: E, maxEntries: number): void {
   cache.delete(key);
   if (cache.size >= maxEntries) {
     const oldest = cache.keys().next().value;

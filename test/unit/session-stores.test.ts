@@ -280,6 +280,38 @@ describe('FileSessionStore on disk', () => {
       await store.get(a, T0);
       assert.equal(fsys.reads(), 4, 'a was dropped to make room for c');
     });
+
+    it('keeps the records it no longer holds parsed as text, so they are not read again', async (t) => {
+      const fsys = countingFs();
+      const { store } = await fileStore(t, { fs: fsys.fs, maxCacheEntries: 3, maxParsedEntries: 1 });
+      const ids = [newSessionId(), newSessionId(), newSessionId()];
+      for (const [index, id] of ids.entries()) await store.create(id, guestRecord([`item ${index}`]));
+      for (const id of ids) await store.get(id, T0);
+      assert.equal(fsys.reads(), 3);
+      for (const [index, id] of ids.entries()) {
+        const record = recordOf(await store.get(id, T0));
+        assert.deepEqual(record, guestRecord([`item ${index}`]));
+        assert.ok(Object.isFrozen(record.data.cart), 'a record parsed from text is as read-only as one read from its file');
+      }
+      assert.equal(fsys.reads(), 3, 'every record came from the cache, parsed or as text');
+    });
+
+    it('reads a file again when it changed while its record was held as text', async (t) => {
+      const fsys = countingFs();
+      const { store, dir } = await fileStore(t, { fs: fsys.fs, maxCacheEntries: 3, maxParsedEntries: 1 });
+      const [a, b] = [newSessionId(), newSessionId()];
+      await store.create(a, guestRecord(['apple']));
+      await store.create(b, guestRecord());
+      await store.get(a, T0);
+      await store.get(b, T0);
+      const other = path.join(dir, 'written-elsewhere');
+      await writeFile(other, JSON.stringify(guestRecord(['pear'])));
+      await rename(other, path.join(dir, store.fileNameFor(a)));
+      assert.deepEqual(recordOf(await store.get(a, T0))?.data.cart, ['pear']);
+      assert.equal(fsys.reads(), 3);
+      await unlink(path.join(dir, store.fileNameFor(b)));
+      assert.deepEqual(await store.get(b, T0), { miss: 'not-found' });
+    });
   });
 
   describe('a failing disk is an error, not "no session"', () => {
