@@ -576,7 +576,7 @@ function scaleSection({ rows, touchIntervalSeconds }) {
   const counts = [...new Set(rows.map((r) => r.sessions))];
   const text = [`## 10. Signed-in GET /api/me over ${counts.map(int).join(', ')} sessions`, ''];
   text.push(
-    "Each count has a fresh Cloakroom (SWEEP_INTERVAL=3600, so no sweep walks the files mid-measurement) with one user registered for real and the other sessions written straight into SESSIONS_DIR in Cloakroom's format (file and user-index marker, lastSeenAt = now), and a fresh raw node:http that sends exactly Cloakroom's headers, sent the same cookies round-robin in the same round. The first, the last and some random cookies answered 200 before timing.",
+    "Each count has a fresh Cloakroom (SWEEP_INTERVAL=3600, so no sweep walks the files mid-measurement) with one user registered for real and the other sessions written straight into SESSIONS_DIR in Cloakroom's format (file and user-index marker, lastSeenAt a minute ahead so that no touch falls due), and a fresh raw node:http that sends exactly Cloakroom's headers, sent the same cookies round-robin in the same round. The first, the last and some random cookies answered 200 before timing, and every session was asked for once before the warm-up: the figures are the steady state of sessions in use, not the first read of each file.",
     '',
     '| round | sessions | Cloakroom req/s | raw same-headers req/s | ratio | p99 ms | non-2xx | socket errors | RSS peak | files written in | CPU, Cloakroom | CPU, raw same-headers |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -591,7 +591,7 @@ function scaleSection({ rows, touchIntervalSeconds }) {
   text.push(
     '',
     late.length === 0
-      ? `Every Cloakroom measurement ended within ${Math.ceil(Math.max(...rows.map((r) => r.recordAgeSeconds)))} s of its records being written, before a touch was due (${touchIntervalSeconds} s): no request rewrote a file.`
+      ? `Every Cloakroom measurement ended within ${Math.ceil(Math.max(...rows.map((r) => r.recordAgeSeconds)))} s of its records being written, before a touch was due (${touchIntervalSeconds} s after they were written): no request rewrote a file.`
       : `${late.length} Cloakroom measurement(s) ended more than ${touchIntervalSeconds} s after the records were written (${late.map((r) => `round ${r.round}, ${int(r.sessions)} sessions`).join('; ')}), so they also timed the rewrite of lastSeenAt.`,
     '',
     "With more than one session, wrk runs a Lua call per request to pick the cookie, for both servers alike; when the load generator's core is near 100 % for the raw peer, its figure is the load generator's ceiling, and the ratio flatters Cloakroom.",
