@@ -4,7 +4,7 @@ import { errorCode, isSameVersion, nodeFileSystem, READ_NO_FOLLOW, versionOf, wr
 import type { FileSystem, FileVersion } from '../file-system.ts';
 import { DEFENDED } from '../lab/switches.ts';
 import type { Defences } from '../lab/switches.ts';
-import { expiryAt, parseRecord } from './record.ts';
+import { deepFreeze, expiryAt, parseRecord } from './record.ts';
 import type { SessionRecord, Timeouts } from './record.ts';
 import { fileKey, storageKey } from './session-id.ts';
 import { byCreation, StoreError } from './store.ts';
@@ -403,13 +403,4 @@ function remember<E>(cache: Map<string, E>, key: string, entry: E, maxEntries: n
     if (oldest !== undefined) cache.delete(oldest);
   }
   cache.set(key, entry);
-}
-
-/** deepFreeze makes a cached record read-only, so no caller can change the cache by accident. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-    Object.freeze(value);
-  }
-  return value;
 }

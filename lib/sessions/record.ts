@@ -147,6 +147,15 @@ export function isTouchDue(record: SessionRecord, now: number, idleMs: number): 
   return now - Date.parse(record.lastSeenAt) >= touchIntervalMs(idleMs);
 }
 
+/** deepFreeze makes a record read-only, so a record shared by a cache cannot be changed by accident. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /**
  * parseRecord turns file contents into a record, or null when they are not
  * one: not JSON, the wrong shape, impossible dates or over-long fields. A

@@ -8,7 +8,7 @@ import type { Timeouts } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import type { Storage, StoredSession } from '../../lib/storage/storage.ts';
 import { T0 } from '../support/clock.ts';
-import { CONTRACT_TIMEOUTS, storeContract } from '../unit/session-store-contract.ts';
+import { CONTRACT_TIMEOUTS, recordOf, storeContract } from '../unit/session-store-contract.ts';
 import type { Difference } from '../unit/session-store-contract.ts';
 
 /**
@@ -250,6 +250,15 @@ export function storageContract(name: string, open: OpenStorage, differences: re
         const id = newSessionId();
         await storage.sessions.create(id, { ...newRecord(T0, 'created at sign-in'), user: 'gina', generation: 0 });
         assert.equal((await other.sessions.listByUser('gina', T0 + MINUTE)).length, 1);
+        assert.deepEqual(recordOf(await storage.sessions.get(id, T0 + MINUTE))?.data.cart, []);
+        const changed = await other.sessions.get(id, T0 + MINUTE);
+        assert.ok('record' in changed);
+        await other.sessions.update(id, { ...changed.record, data: { cart: ['pear'], theme: null } });
+        assert.deepEqual(
+          recordOf(await storage.sessions.get(id, T0 + MINUTE))?.data.cart,
+          ['pear'],
+          'a change made elsewhere is read, not a copy',
+        );
         await other.sessions.destroy(id);
         assert.deepEqual(await storage.sessions.get(id, T0 + MINUTE), { miss: 'not-found' });
         await storage.counters.hit('shared', 1, MINUTE, T0);

@@ -1,5 +1,6 @@
 import { expiryAt, expiryTimes, parseRecord } from '../../sessions/record.ts';
 import type { SessionRecord, Timeouts } from '../../sessions/record.ts';
+import { RecentRecords } from '../../sessions/recent-records.ts';
 import { storageKey } from '../../sessions/session-id.ts';
 import { byCreation } from '../../sessions/store.ts';
 import type { ListedSession, Lookup, SessionStore } from '../../sessions/store.ts';
@@ -37,6 +38,8 @@ const LIST_BY_USER = 'SELECT file_id, record FROM sessions WHERE username = ? AN
 export class SqliteSessionStore implements SessionStore {
   #db: SqliteDatabase;
   #timeouts: Timeouts;
+  /** #recent spares a session read again and again its ID's hash and the parse of an unchanged row. */
+  #recent = new RecentRecords();
 
   constructor(db: SqliteDatabase, timeouts: Timeouts) {
     this.#db = db;
@@ -44,10 +47,13 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async get(id: string, now: number): Promise<Lookup> {
-    const fileId = storageKey(id);
+    const fileId = this.#recent.fileIdOf(id);
     const row = await this.#db.attempt('read', () => this.#db.get(SELECT_RECORD, fileId));
-    if (row === undefined) return { miss: 'not-found' };
-    const record = recordOf(row);
+    if (row === undefined) {
+      this.#recent.forget(id);
+      return { miss: 'not-found' };
+    }
+    const record = typeof row.record === 'string' ? this.#recent.parse(id, fileId, row.record) : null;
     if (record === null) return { miss: 'unreadable' };
     const expiry = expiryAt(record, now, this.#timeouts);
     if (expiry === null) return { record };
@@ -57,6 +63,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {
+    this.#recent.forget(id);
     const fileId = storageKey(id);
     const madeAt = Date.parse(record.lastSeenAt);
     const changes = await this.#db.attempt('create', () =>
@@ -67,6 +74,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async update(id: string, record: SessionRecord): Promise<boolean> {
+    this.#recent.forget(id);
     const changes = await this.#db.attempt('update', () =>
       this.#db.run(UPDATE, this.#expiresAt(record), JSON.stringify(record), storageKey(id)),
     );
@@ -74,6 +82,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<void> {
+    this.#recent.forget(id);
     await this.destroyByFileId(storageKey(id));
   }
 
