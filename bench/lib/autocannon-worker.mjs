@@ -1,7 +1,7 @@
 // The fallback load generator, run as its own process (pinned to the load
 // generator's core) so that it never shares a core or an event loop with the
-// runner. Takes one JSON argument (url, method, body, cookieFile, seconds,
-// connections, timeout) and prints one "BENCH_JSON {...}" line in the same
+// runner. Takes one JSON argument (url, method, body, cookieFile, spreadAddresses,
+// seconds, connections, timeout) and prints one "BENCH_JSON {...}" line in the same
 // shape as lib/load.mjs makes from wrk's output.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -16,9 +16,19 @@ const headers = options.body ? { 'content-type': 'application/json' } : {};
 if (cookies.length === 1) headers.cookie = cookies[0];
 
 let nextCookie = 0;
+let nextAddress = 0;
+/** rotate gives each request the next cookie (with many) and, with spreadAddresses, an X-Forwarded-For of its own, as bench/wrk/load.lua does. */
 const rotate = (request) => {
-  nextCookie = (nextCookie + 1) % cookies.length;
-  return { ...request, headers: { ...request.headers, cookie: cookies[nextCookie] } };
+  const extra = {};
+  if (cookies.length > 1) {
+    nextCookie = (nextCookie + 1) % cookies.length;
+    extra.cookie = cookies[nextCookie];
+  }
+  if (options.spreadAddresses) {
+    nextAddress = (nextAddress % 16777214) + 1;
+    extra['x-forwarded-for'] = `10.${(nextAddress >> 16) & 255}.${(nextAddress >> 8) & 255}.${nextAddress & 255}`;
+  }
+  return { ...request, headers: { ...request.headers, ...extra } };
 };
 
 const result = await autocannon({
@@ -29,7 +39,7 @@ const result = await autocannon({
   connections: options.connections,
   duration: options.seconds,
   timeout: options.timeout,
-  requests: cookies.length > 1 ? [{ setupRequest: rotate }] : undefined,
+  requests: cookies.length > 1 || options.spreadAddresses ? [{ setupRequest: rotate }] : undefined,
 });
 
 const seconds = result.duration;

@@ -43,9 +43,12 @@ function cookieFile(cookies) {
  * returns {requests, seconds, rps, p50Ms, p99Ms, maxMs, non2xx, socketErrors}.
  * `cookies`: none, one (sent on every request) or many (round-robin).
  * `body`: a JSON string sent with Content-Type: application/json.
+ * `spreadAddresses`: each request carries another `X-Forwarded-For` address
+ * (10.0.0.0/8, in turn), as if every request came from a client of its own
+ * behind a proxy; only a server with TRUST_PROXY=true reads it.
  * `pid`: the server's PID, for `cpu` (see lib/cpu.mjs) in the result.
  */
-export async function runLoad(generator, { url, method = 'GET', body, cookies = [], seconds, connections, pid }) {
+export async function runLoad(generator, { url, method = 'GET', body, cookies = [], spreadAddresses = false, seconds, connections, pid }) {
   const file = cookies.length > 0 ? cookieFile(cookies) : '';
   // wrk takes whole seconds only.
   seconds = Math.max(1, Math.round(seconds));
@@ -54,11 +57,14 @@ export async function runLoad(generator, { url, method = 'GET', body, cookies = 
       ? [
           'wrk',
           ['-t1', `-c${connections}`, `-d${seconds}s`, `--timeout`, `${REQUEST_TIMEOUT_S}s`, '-s', WRK_SCRIPT, url],
-          { WRK_COOKIES: file, WRK_METHOD: method, WRK_BODY: body ?? '' },
+          { WRK_COOKIES: file, WRK_METHOD: method, WRK_BODY: body ?? '', WRK_SPREAD_ADDRESSES: spreadAddresses ? '1' : '' },
         ]
       : [
           process.execPath,
-          [AUTOCANNON_WORKER, JSON.stringify({ url, method, body, cookieFile: file, seconds, connections, timeout: REQUEST_TIMEOUT_S })],
+          [
+            AUTOCANNON_WORKER,
+            JSON.stringify({ url, method, body, cookieFile: file, spreadAddresses, seconds, connections, timeout: REQUEST_TIMEOUT_S }),
+          ],
           {},
         ];
   const [cmd, cmdArgs] = pinned(LOADGEN_CPU, command, args);

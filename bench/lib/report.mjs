@@ -282,7 +282,7 @@ function createSection(rows) {
   const bad = cloak.reduce((sum, r) => sum + r.load.non2xx + r.load.socketErrors, 0);
   const text = ['## 3. Session creation: guest POST /api/cart with no cookie', ''];
   text.push(
-    'Every request creates a session (a file, except for MemoryStore; raw node:http stores nothing and is the ceiling). raw node:http + readFile writes each new session as Cloakroom does, to a temp file renamed onto its name, and nothing else: the floor for a crash-safe file store.',
+    'Every request creates a session (a file, except for MemoryStore; raw node:http stores nothing and is the ceiling). raw node:http + readFile writes each new session as Cloakroom does, to a temp file renamed onto its name, and nothing else: the floor for a crash-safe file store. Every request claims a client address of its own (X-Forwarded-For; Cloakroom runs with TRUST_PROXY=true), so Cloakroom counts each new guest session against that address at its default limit, as it would for many real guests behind a proxy.',
     '',
   );
   text.push(loadTable(rows, { withFiles: true }), '');

@@ -5,6 +5,7 @@
 --     `Cookie` header value per line), so the server cannot answer every request
 --     from one hot session;
 --   * a method and a JSON body (WRK_METHOD, WRK_BODY) for POST /api/cart;
+--   * a client address of its own for every request (WRK_SPREAD_ADDRESSES);
 --   * a machine-readable summary on one line starting with "BENCH_JSON ".
 -- With one cookie (or none) the request stays static, so wrk pays nothing per request.
 
@@ -25,11 +26,24 @@ end
 
 if #cookies == 1 then
   wrk.headers["Cookie"] = cookies[1]
-elseif #cookies > 1 then
+end
+
+-- WRK_SPREAD_ADDRESSES=1: every request claims another client address
+-- (X-Forwarded-For, 10.0.0.1 onwards), for a server that trusts its proxy.
+local spread = os.getenv("WRK_SPREAD_ADDRESSES") == "1"
+if #cookies > 1 or spread then
   local next_cookie = 0
+  local next_address = 0
   request = function()
-    next_cookie = next_cookie % #cookies + 1
-    wrk.headers["Cookie"] = cookies[next_cookie]
+    if #cookies > 1 then
+      next_cookie = next_cookie % #cookies + 1
+      wrk.headers["Cookie"] = cookies[next_cookie]
+    end
+    if spread then
+      next_address = next_address % 16777214 + 1
+      wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d",
+        math.floor(next_address / 65536) % 256, math.floor(next_address / 256) % 256, next_address % 256)
+    end
     return wrk.format()
   end
 end
