@@ -247,6 +247,9 @@ export function storageContract(name: string, open: OpenStorage, differences: re
         t.after(() => other.close());
         await storage.accounts.add(account('gina'));
         assert.equal(await other.accounts.add(account('GINA')), false);
+        assert.equal((await storage.accounts.find('gina'))?.displayName, 'gina');
+        await other.accounts.update('gina', (current) => ({ ...current, displayName: 'Gina' }));
+        assert.equal((await storage.accounts.find('gina'))?.displayName, 'Gina', 'an account changed elsewhere is read, not a copy');
         const id = newSessionId();
         await storage.sessions.create(id, { ...newRecord(T0, 'created at sign-in'), user: 'gina', generation: 0 });
         assert.equal((await other.sessions.listByUser('gina', T0 + MINUTE)).length, 1);

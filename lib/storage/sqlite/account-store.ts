@@ -7,6 +7,9 @@ const FIND = 'SELECT username, display_name, created_at, generation, password FR
 /** ADD inserts unless the name is taken, in any case (the key is COLLATE NOCASE): the database picks the one winner of a race. */
 const ADD = `INSERT INTO accounts (username, display_name, created_at, generation, password) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (username) DO NOTHING`;
+/** RECENT_ACCOUNTS bounds the accounts remembered as last read, with what they were read from. */
+const RECENT_ACCOUNTS = 2_000;
+
 const SAVE = 'UPDATE accounts SET username = ?, display_name = ?, created_at = ?, generation = ?, password = ? WHERE username = ?';
 
 /**
@@ -21,6 +24,12 @@ const SAVE = 'UPDATE accounts SET username = ?, display_name = ?, created_at = ?
  */
 export class SqliteAccountStore implements AccountStore {
   #db: SqliteDatabase;
+  /**
+   * #recent keeps, per account, the row it was last read from and the
+   * account checked out of it: a signed-in request reads the row every
+   * time, and only a row that differs is parsed and checked again.
+   */
+  #recent = new Map<string, { row: Row; account: UserRecord }>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
@@ -28,7 +37,7 @@ export class SqliteAccountStore implements AccountStore {
 
   async find(username: string): Promise<UserRecord | null> {
     const row = await this.#db.attempt('find', () => this.#db.get(FIND, username));
-    return row === undefined ? null : accountOf(row);
+    return row === undefined ? null : this.#accountOf(row);
   }
 
   async add(user: UserRecord): Promise<boolean> {
@@ -48,6 +57,32 @@ export class SqliteAccountStore implements AccountStore {
       return changed;
     });
   }
+
+  /** #accountOf is accountOf(row), from #recent when the row is the one it was last read from. */
+  #accountOf(row: Row): UserRecord {
+    const key = String(row.username);
+    const recent = this.#recent.get(key);
+    if (recent !== undefined && isSameRow(recent.row, row)) return recent.account;
+    const account = accountOf(row);
+    this.#recent.delete(key);
+    if (this.#recent.size >= RECENT_ACCOUNTS) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+    this.#recent.set(key, { row, account });
+    return account;
+  }
+}
+
+/** isSameRow: every column of FIND holds the same value in both rows. */
+function isSameRow(a: Row, b: Row): boolean {
+  return (
+    a.username === b.username &&
+    a.display_name === b.display_name &&
+    a.created_at === b.created_at &&
+    a.generation === b.generation &&
+    a.password === b.password
+  );
 }
 
 /**
