@@ -122,11 +122,13 @@ describe('npm run sessions -- show', () => {
 
   it('refuses an ambiguous prefix, a prefix that names nothing, and one that is not hex, with exit code 1', async (t) => {
     const s = await scene(t);
-    // Sixteen files whose ids start with every hex digit make one-character prefixes ambiguous for sure.
+    // 40 files over 16 hex digits: some digit starts at least two of them (pigeonhole), and that one is ambiguous for sure.
     const ids = Array.from({ length: 40 }, () => storageKey(newSessionId()));
     for (const fileId of ids)
       await writeFile(path.join(s.server.dirs.sessionsDir, `${fileId}.json`), JSON.stringify(newRecord(T0, 'by hand')));
-    const digit = ids[0]?.[0] ?? '0';
+    const digit =
+      Array.from({ length: 16 }, (_, value) => value.toString(16)).find((first) => ids.filter((id) => id.startsWith(first)).length >= 2) ??
+      '0';
     const ambiguous = await run(s, 'show', digit);
     assert.equal(ambiguous.code, 1);
     assert.match(ambiguous.err[0] ?? '', new RegExp(`^sessions: ${digit} is ambiguous: \\d+ sessions start with it`));
