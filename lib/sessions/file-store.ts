@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { remember } from '../bounded-map.ts';
 import { errorCode, isSameVersion, nodeFileSystem, READ_NO_FOLLOW, versionOf, writeFileAtomic } from '../file-system.ts';
 import type { FileSystem, FileVersion } from '../file-system.ts';
 import { DEFENDED } from '../lab/switches.ts';
@@ -394,13 +395,3 @@ export class FileSessionStore implements SessionStore {
 
 /** GONE: the file was deleted between its stat and its read (a logout, the sweeper): not found, not corrupt. */
 const GONE = Symbol('gone');
-
-/** remember caches an entry under `key`, dropping the least recently stored one when `cache` is full. */
-function remember<E>(cache: Map<string, E>, key: string, entry: E, maxEntries: number): void {
-  cache.delete(key);
-  if (cache.size >= maxEntries) {
-    const oldest = cache.keys().next().value;
-    if (oldest !== undefined) cache.delete(oldest);
-  }
-  cache.set(key, entry);
-}

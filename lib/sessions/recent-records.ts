@@ -1,3 +1,4 @@
+import { remember } from '../bounded-map.ts';
 import { deepFreeze, parseRecord } from './record.ts';
 import type { SessionRecord } from './record.ts';
 import { storageKey } from './session-id.ts';
@@ -38,12 +39,7 @@ export class RecentRecords {
     if (recent?.text === text) return recent.record;
     const parsed = parseRecord(text);
     const record = parsed === null ? null : deepFreeze(parsed);
-    this.#entries.delete(id);
-    if (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(id, { fileId, text, record });
+    remember(this.#entries, id, { fileId, text, record }, this.#maxEntries);
     return record;
   }
 

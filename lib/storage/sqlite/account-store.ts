@@ -1,5 +1,6 @@
 import { userProblem } from '../../auth/users.ts';
 import type { AccountStore, UserRecord } from '../../auth/users.ts';
+import { remember } from '../../bounded-map.ts';
 import type { SqliteDatabase } from './database.ts';
 import type { Row } from './driver.ts';
 
@@ -64,12 +65,7 @@ export class SqliteAccountStore implements AccountStore {
     const recent = this.#recent.get(key);
     if (recent !== undefined && isSameRow(recent.row, row)) return recent.account;
     const account = accountOf(row);
-    this.#recent.delete(key);
-    if (this.#recent.size >= RECENT_ACCOUNTS) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
-    this.#recent.set(key, { row, account });
+    remember(this.#recent, key, { row, account }, RECENT_ACCOUNTS);
     return account;
   }
 }
