@@ -148,12 +148,41 @@ function loadTable(rows, { withRss = false, withFiles = false } = {}) {
   return lines.join('\n');
 }
 
+/** microsPerRequest is a server's CPU time per answer in µs: its share of its core over its rate; null when the CPU was not read. */
+function microsPerRequest(load) {
+  const pctOfCore = load.cpu?.serverPct;
+  return pctOfCore === null || pctOfCore === undefined ? null : (pctOfCore / 100) * (1_000_000 / load.rps);
+}
+
+/**
+ * budgetParagraph says what the 0.8× target leaves Cloakroom per request,
+ * from this run: at that ratio, a request may take 1 ÷ 0.8 = 1.25 times
+ * the CPU of the same-headers peer, so 0.25 of the peer's time on top of
+ * node:http's own work. The two stat() calls of a signed-in request come
+ * out of that first; the rest is all there is for everything else.
+ */
+function budgetParagraph(rows, statUs) {
+  const peer = rows.filter((r) => r.key === 'raw-same-headers' && r.sessions === 1).map((r) => microsPerRequest(r.load));
+  const cloak = rows.filter((r) => r.key === 'cloakroom' && r.sessions === 1).map((r) => microsPerRequest(r.load));
+  if (peer.includes(null) || cloak.includes(null) || peer.length === 0)
+    return `One stat() of a small file costs ${statUs.toFixed(2)} µs here.`;
+  const us = (n) => `${n.toFixed(1)} µs`;
+  const peerUs = mean(peer);
+  const budget = (1 / TARGETS.ratioToSameHeaders - 1) * peerUs;
+  const stats = 2 * statUs;
+  return [
+    `The budget of a request, from this run (one session, mean over rounds): the same-headers peer takes ${us(peerUs)} of CPU per answer (${peer.map(us).join(', ')}), Cloakroom ${us(mean(cloak))} (${cloak.map(us).join(', ')}).`,
+    `At ${x(TARGETS.ratioToSameHeaders)} of the peer, Cloakroom may take ${x(1 / TARGETS.ratioToSameHeaders)} its time: ${us(budget)} per request on top of what node:http itself does.`,
+    `The two stat() calls every signed-in request makes (its session file, and the accounts file, so that another process's change is seen at once) take ${us(stats)} of that (one costs ${statUs.toFixed(2)} µs here: the least of 3 runs of 200 000 statSync calls), which leaves ${us(budget - stats)} for reading the cookie, finding the session, checking its expiry and its account, and writing the answer.`,
+  ].join(' ');
+}
+
 /** Per-round ratios of Cloakroom to another server. */
 function ratios(rounds, key) {
   return rounds.map((round) => round.cloakroom.load.rps / round[key].load.rps);
 }
 
-function meSection({ rows, headerProblems }) {
+function meSection({ rows, headerProblems, statUs }) {
   const summary = [];
   const text = ['## 1. Signed-in GET /api/me', ''];
   text.push(
@@ -230,6 +259,7 @@ function meSection({ rows, headerProblems }) {
       '',
     );
   }
+  if (statUs !== undefined) text.push(budgetParagraph(rows, statUs), '');
   text.push(
     'non-2xx: wrk counts responses with a status ≥ 400 (no route here redirects). RSS: VmRSS from /proc/<pid>/status, sampled during the measured load; "end" is just after it.',
     '',

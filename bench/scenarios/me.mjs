@@ -13,6 +13,7 @@
 import { sampleRss } from '../lib/processes.mjs';
 import { measure, runLoad } from '../lib/load.mjs';
 import { SERVERS, get, start } from '../lib/servers.mjs';
+import { statMicros } from '../lib/stat-cost.mjs';
 
 export const ROTATING_SESSIONS = 1000;
 
@@ -30,7 +31,11 @@ const REQUIRED_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
 };
 
-/** Returns {rows: [{round, key, sessions, load, rss}], headerProblems} for every server, round and session count. */
+/**
+ * Returns {rows: [{round, key, sessions, load, rss}], headerProblems,
+ * statUs} for every server, round and session count; statUs is what one
+ * stat() costs here, timed between the rounds with no server under load.
+ */
 export async function run(ctx) {
   const rows = [];
   let headerProblems = [];
@@ -56,7 +61,7 @@ export async function run(ctx) {
       }
     }
   }
-  return { rows, headerProblems };
+  return { rows, headerProblems, statUs: statMicros() };
 }
 
 /** A load of 401s would measure nothing: check the first and last cookie work before timing. */
