@@ -7,6 +7,8 @@ import { newRecord } from '../../lib/sessions/record.ts';
 import { newSessionId, storageKey } from '../../lib/sessions/session-id.ts';
 import { StoreError } from '../../lib/sessions/store.ts';
 import { SqliteDatabase } from '../../lib/storage/sqlite/database.ts';
+import { RowStatement } from '../../lib/storage/sqlite/driver.ts';
+import type { Statement } from '../../lib/storage/sqlite/driver.ts';
 import type { SqliteDatabaseOptions } from '../../lib/storage/sqlite/database.ts';
 import { APPLICATION_ID, SCHEMA_VERSION } from '../../lib/storage/sqlite/schema.ts';
 import { openSqliteStorage } from '../../lib/storage/sqlite/storage.ts';
@@ -124,5 +126,33 @@ describeSqlite('the SQLite database file', () => {
       'sqlite: DELETE FROM sessions WHERE file_id = ?',
     ]);
     for (const secret of [id, storageKey(id), 'alice', 'secret-item', String(T0)]) assert.ok(!lines.join('\n').includes(secret));
+  });
+
+  it('reads rows as arrays where node:sqlite can, and gives the same named rows as its own row objects', async (t) => {
+    const raw = await rawConnection(t, ':memory:');
+    raw.exec("CREATE TABLE fruit (name TEXT, weight INTEGER); INSERT INTO fruit VALUES ('pear', 180), ('fig', NULL)");
+    const sql = 'SELECT name, weight FROM fruit ORDER BY name';
+    const statement = raw.prepare(sql);
+    const rows = new RowStatement(statement);
+    const expected = [
+      { name: 'fig', weight: null },
+      { name: 'pear', weight: 180 },
+    ];
+    assert.deepEqual(rows.all(), expected);
+    assert.deepEqual(rows.get(), expected[0]);
+    // The statement itself now answers with arrays: the row objects are made in JavaScript, not by node:sqlite.
+    assert.deepEqual(statement.get(), ['fig', null]);
+    // A Node older than setReturnArrays (22.13 to 22.15) has only run, get and all: its rows pass through as they are.
+    const older = raw.prepare(sql);
+    const plain: Statement = {
+      run: (...params) => older.run(...params),
+      get: (...params) => older.get(...params),
+      all: (...params) => older.all(...params),
+    };
+    assert.deepEqual(
+      new RowStatement(plain).all().map((row) => ({ ...row })),
+      expected,
+    );
+    assert.equal(new RowStatement(raw.prepare("INSERT INTO fruit VALUES ('kiwi', 75)")).run(), 1);
   });
 });

@@ -4,8 +4,8 @@ import { setTimeout as pause } from 'node:timers/promises';
 import { errorCode } from '../../file-system.ts';
 import { StoreError } from '../../sessions/store.ts';
 import { traceStorage } from '../trace.ts';
-import { loadSqlite, textOf } from './driver.ts';
-import type { Connection, Row, SqlValue, Statement } from './driver.ts';
+import { loadSqlite, RowStatement, textOf } from './driver.ts';
+import type { Connection, Row, SqlValue } from './driver.ts';
 import { isBusy, isStorageFailure, problemOf } from './errors.ts';
 import { migrate, SchemaError } from './schema.ts';
 
@@ -43,7 +43,7 @@ export class SqliteOpenError extends Error {
 
 /** A prepared statement, with the text the storage trace shows for it. */
 interface Prepared {
-  statement: Statement;
+  statement: RowStatement;
   shown: string;
 }
 
@@ -113,7 +113,7 @@ export class SqliteDatabase {
 
   /** run executes a statement and returns how many rows it inserted, changed or deleted. */
   run(sql: string, ...params: SqlValue[]): number {
-    return Number(this.#prepare(sql).run(...params).changes);
+    return this.#prepare(sql).run(...params);
   }
 
   get(sql: string, ...params: SqlValue[]): Row | undefined {
@@ -211,10 +211,10 @@ export class SqliteDatabase {
   }
 
   /** #prepare gives the prepared statement of `sql`, preparing it the first time, and traces it. */
-  #prepare(sql: string): Statement {
+  #prepare(sql: string): RowStatement {
     let prepared = this.#prepared.get(sql);
     if (prepared === undefined) {
-      prepared = { statement: this.#connection.prepare(sql), shown: shownOf(sql) };
+      prepared = { statement: new RowStatement(this.#connection.prepare(sql)), shown: shownOf(sql) };
       this.#prepared.set(sql, prepared);
     }
     traceStorage(prepared.shown);
