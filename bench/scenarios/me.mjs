@@ -34,7 +34,7 @@ const REQUIRED_HEADERS = {
 /**
  * Returns {rows: [{round, key, sessions, load, rss}], headerProblems,
  * statUs} for every server, round and session count; statUs is what one
- * stat() costs here, timed between the rounds with no server under load.
+ * stat() costs here, timed after the last round, with no server running.
  */
 export async function run(ctx) {
   const rows = [];
